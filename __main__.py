@@ -1,0 +1,20 @@
+"""The active-active task service: read the stack's config, build the service, export outputs."""
+
+import pulumi
+import pulumi_aws as aws
+from resilient_serverless import ActiveActiveService, ActiveActiveServiceArgs, load_settings
+
+settings = load_settings()
+zone = aws.route53.get_zone_output(name=settings.hosted_zone_name, private_zone=False)
+service = ActiveActiveService(
+    "tasks",
+    ActiveActiveServiceArgs(settings=settings, hosted_zone_id=zone.zone_id),
+)
+
+pulumi.export("url", service.url)
+pulumi.export("regions", list(settings.regions))
+pulumi.export("regionalEndpoints", service.regional_endpoints)
+pulumi.export("tableName", service.table.table.name)
+pulumi.export("queueUrls", service.queue_urls)
+pulumi.export("deadLetterQueueUrls", service.dead_letter_queue_urls)
+pulumi.export("estimatedFailoverSeconds", service.routing.estimated_failover_s)

@@ -1,0 +1,44 @@
+"""Resilient serverless building blocks for Pulumi on AWS (pulumi-aws v7).
+
+Each component places its regional children explicitly with `region=` and derives its resilience
+numbers (visibility timeouts, timeout chains, retention) from `resilience_policies.thresholds`,
+the same module the policy pack checks against.
+"""
+
+from .active_active import ActiveActiveService, ActiveActiveServiceArgs, RegionDeployment
+from .function import DEFAULT_RUNTIME, Function, FunctionArgs
+from .global_table import GlobalTable, GlobalTableArgs
+from .iam import PolicyStatement
+from .latency_routing import LatencyRouting, LatencyRoutingArgs, RegionalEndpoint
+from .powertools import powertools_layer_arn
+from .queue_worker import QueueWorker, QueueWorkerArgs
+from .regional_api import RegionalApi, RegionalApiArgs, Route
+from .settings import ConfigError, ServiceSettings, load_settings, settings_from_mapping
+from .task_app import code_archive, task_app_archive
+
+__all__ = [
+    "DEFAULT_RUNTIME",
+    "ActiveActiveService",
+    "ActiveActiveServiceArgs",
+    "ConfigError",
+    "Function",
+    "FunctionArgs",
+    "GlobalTable",
+    "GlobalTableArgs",
+    "LatencyRouting",
+    "LatencyRoutingArgs",
+    "PolicyStatement",
+    "QueueWorker",
+    "QueueWorkerArgs",
+    "RegionDeployment",
+    "RegionalApi",
+    "RegionalApiArgs",
+    "RegionalEndpoint",
+    "Route",
+    "ServiceSettings",
+    "code_archive",
+    "load_settings",
+    "powertools_layer_arn",
+    "settings_from_mapping",
+    "task_app_archive",
+]

@@ -1,0 +1,106 @@
+"""GlobalTable: one DynamoDB table replicated to every region the service runs in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass
+class GlobalTableArgs:
+    """Key schema and protection of a global table. `regions[0]` is where the table resource
+    lives; every other region gets a replica (all replicas are writable: active-active)."""
+
+    regions: Sequence[str]
+    hash_key: str = "pk"
+    range_key: str | None = None
+    #: Extra attribute definitions beyond the keys, e.g. for indexes: name -> S|N|B.
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    ttl_attribute: str | None = "expiresAt"
+    deletion_protection: bool = True
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if not self.regions:
+            raise ValueError("GlobalTableArgs.regions: give at least one region.")
+        if len(set(self.regions)) != len(self.regions):
+            raise ValueError(f"GlobalTableArgs.regions: {list(self.regions)} lists a region twice.")
+        for attribute, kind in self.attributes.items():
+            if kind not in ("S", "N", "B"):
+                raise ValueError(
+                    f"GlobalTableArgs.attributes[{attribute!r}]: {kind!r} must be 'S', 'N' or 'B'."
+                )
+
+
+class GlobalTable(pulumi.ComponentResource):
+    """PAY_PER_REQUEST table with replicas, NEW_AND_OLD_IMAGES stream (global tables need it),
+    point-in-time recovery on the table and every replica, deletion protection and a TTL."""
+
+    table: aws.dynamodb.Table
+    regions: tuple[str, ...]
+
+    def __init__(
+        self,
+        name: str,
+        args: GlobalTableArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("resilient-serverless:dynamodb:GlobalTable", name, None, opts)
+        args.validate()
+        self.regions = tuple(args.regions)
+        home, *replica_regions = self.regions
+
+        key_types = {args.hash_key: "S"}
+        if args.range_key:
+            key_types[args.range_key] = "S"
+        key_types.update(args.attributes)
+
+        self.table = aws.dynamodb.Table(
+            f"{name}-table",
+            region=home,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key=args.hash_key,
+            range_key=args.range_key,
+            attributes=[
+                aws.dynamodb.TableAttributeArgs(name=key, type=kind)
+                for key, kind in key_types.items()
+            ],
+            stream_enabled=True,
+            stream_view_type="NEW_AND_OLD_IMAGES",
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            deletion_protection_enabled=args.deletion_protection,
+            ttl=aws.dynamodb.TableTtlArgs(attribute_name=args.ttl_attribute, enabled=True)
+            if args.ttl_attribute
+            else None,
+            replicas=[
+                aws.dynamodb.TableReplicaArgs(
+                    region_name=region,
+                    point_in_time_recovery=True,
+                    deletion_protection_enabled=args.deletion_protection,
+                    propagate_tags=True,
+                )
+                for region in replica_regions
+            ],
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self._identity = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        self._partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        self.register_outputs({"tableName": self.table.name, "tableArn": self.table.arn})
+
+    def arn_in(self, region: str) -> pulumi.Output[str]:
+        """The ARN of the table's copy in `region` (the table itself or its replica), so a
+        function's IAM can be scoped to the copy it talks to."""
+        if region not in self.regions:
+            raise ValueError(
+                f"GlobalTable.arn_in: {region!r} has no replica; the table spans {list(self.regions)}."
+            )
+        return pulumi.Output.all(
+            self._partition.partition, self._identity.account_id, self.table.name
+        ).apply(lambda parts: f"arn:{parts[0]}:dynamodb:{region}:{parts[1]}:table/{parts[2]}")

@@ -1,0 +1,40 @@
+"""The Powertools for AWS Lambda (Python) v3 public layer, by region (commercial partition).
+
+AWS publishes the layer in every commercial region from one account; referencing it by ARN keeps
+the function archive down to the handler code (faster deploys, one place to upgrade).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+POWERTOOLS_LAYER_ACCOUNT: Final[str] = "017000801446"
+#: The layer version published for the Powertools release the handlers are tested with. Check
+#: the Powertools "Lambda layer" docs page when upgrading; the same number applies to every
+#: region, runtime and architecture.
+POWERTOOLS_LAYER_VERSION: Final[int] = 27
+
+SUPPORTED_ARCHITECTURES: Final[tuple[str, ...]] = ("arm64", "x86_64")
+
+
+def powertools_layer_arn(
+    region: str,
+    runtime: str,
+    architecture: str = "arm64",
+    version: int = POWERTOOLS_LAYER_VERSION,
+) -> str:
+    """ARN of the Powertools v3 layer for a region, Python runtime and architecture."""
+    if architecture not in SUPPORTED_ARCHITECTURES:
+        raise ValueError(
+            f"architecture: {architecture!r} is not a Lambda architecture; use one of "
+            f"{', '.join(SUPPORTED_ARCHITECTURES)}."
+        )
+    if not runtime.startswith("python3."):
+        raise ValueError(f"runtime: {runtime!r} is not a Python 3 runtime (e.g. 'python3.13').")
+    if version < 1:
+        raise ValueError(f"powertools layer version: {version} must be a positive integer.")
+    runtime_tag = runtime.replace(".", "")  # python3.14 -> python314
+    return (
+        f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
+        f"AWSLambdaPowertoolsPythonV3-{runtime_tag}-{architecture}:{version}"
+    )

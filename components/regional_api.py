@@ -1,0 +1,357 @@
+"""RegionalApi: a REGIONAL REST API in front of one Lambda, with a custom domain for latency
+routing, throttling, access logs and X-Ray."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+from resilience_policies import thresholds
+
+from .function import Function
+
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "extendedRequestId": "$context.extendedRequestId",
+        "ip": "$context.identity.sourceIp",
+        "method": "$context.httpMethod",
+        "path": "$context.path",
+        "status": "$context.status",
+        "latencyMs": "$context.responseLatency",
+        "integrationLatencyMs": "$context.integration.latency",
+        "integrationStatus": "$context.integration.status",
+        "integrationError": "$context.integration.error",
+        "xrayTraceId": "$context.xrayTraceId",
+    },
+    separators=(",", ":"),
+)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One method on one path, e.g. Route("GET", "tasks/{taskId}")."""
+
+    method: str
+    path: str
+
+    def __post_init__(self) -> None:
+        if self.method not in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"):
+            raise ValueError(f"Route.method: {self.method!r} is not an HTTP method.")
+        if self.path.startswith("/") or self.path.endswith("/") or "//" in self.path:
+            raise ValueError(
+                f"Route.path: {self.path!r} must be relative without leading, trailing or double "
+                "slashes, e.g. 'tasks/{taskId}'."
+            )
+
+
+@dataclass
+class RegionalApiArgs:
+    """The API's routes, limits and custom domain. The handler is a Function component (its
+    timeout must end before the integration's)."""
+
+    handler: Function
+    routes: Sequence[Route]
+    domain_name: str
+    zone_id: pulumi.Input[str]
+    health_path: str = "health"
+    stage_name: str = "v1"
+    throttle_burst_limit: int = thresholds.API_THROTTLE_BURST_LIMIT_DEFAULT
+    throttle_rate_limit: float = thresholds.API_THROTTLE_RATE_LIMIT_DEFAULT
+    integration_timeout_ms: int = thresholds.API_GATEWAY_INTEGRATION_TIMEOUT_MS
+    timeout_margin_ms: int = thresholds.API_FUNCTION_TIMEOUT_MARGIN_MS
+    #: Bring your own regional ACM certificate; otherwise one is issued and DNS-validated.
+    certificate_arn: pulumi.Input[str] | None = None
+    access_log_retention_days: int = thresholds.LOG_RETENTION_DAYS_DEFAULT
+    #: API Gateway writes execution and access logs through one role per account and region.
+    #: Give the role's ARN to have this component set it for `region`; leave None when the
+    #: account's API Gateway settings are managed elsewhere (they are account-wide).
+    cloudwatch_role_arn: pulumi.Input[str] | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if not self.routes:
+            raise ValueError("RegionalApiArgs.routes: give at least one route.")
+        if not any(route.path == self.health_path for route in self.routes):
+            raise ValueError(
+                f"RegionalApiArgs.health_path: {self.health_path!r} is not among the routes; Route53 "
+                "health checks need a deep health route served by the function."
+            )
+        if self.throttle_burst_limit < 1 or self.throttle_rate_limit <= 0:
+            raise ValueError(
+                "RegionalApiArgs.throttle_burst_limit/throttle_rate_limit: must be positive; an "
+                "unthrottled stage lets one client exhaust the account's Lambda concurrency."
+            )
+        if not self.integration_timeout_ms >= 50:
+            raise ValueError("RegionalApiArgs.integration_timeout_ms: must be at least 50 ms.")
+        latest_s = thresholds.max_api_function_timeout_s(
+            self.integration_timeout_ms, self.timeout_margin_ms
+        )
+        if self.handler.timeout_s > latest_s:
+            raise ValueError(
+                f"RegionalApiArgs.handler: the function times out after {self.handler.timeout_s} s "
+                f"but API Gateway gives up after {self.integration_timeout_ms} ms; set its "
+                f"timeout_s to at most {latest_s} so it fails first (and visibly)."
+            )
+        if self.access_log_retention_days not in thresholds.LOG_RETENTION_DAYS_ALLOWED:
+            raise ValueError(
+                f"RegionalApiArgs.access_log_retention_days: {self.access_log_retention_days} is not "
+                f"a CloudWatch Logs retention; use one of {thresholds.LOG_RETENTION_DAYS_ALLOWED}."
+            )
+
+
+class RegionalApi(pulumi.ComponentResource):
+    """REST API (REGIONAL endpoint) -> Lambda proxy integration, one stage, one custom domain."""
+
+    rest_api: aws.apigateway.RestApi
+    stage: aws.apigateway.Stage
+    domain: aws.apigateway.DomainName
+    region: str
+    stage_name: str
+    health_check_fqdn: pulumi.Output[str]
+    health_check_path: str
+    invoke_url: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: RegionalApiArgs,
+        *,
+        region: str,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("resilient-serverless:api:RegionalApi", name, None, opts)
+        args.validate()
+        self.region = region
+        self.stage_name = args.stage_name
+        child = pulumi.ResourceOptions(parent=self)
+        function = args.handler.function
+
+        self.rest_api = aws.apigateway.RestApi(
+            f"{name}-api",
+            region=region,
+            description=f"{name} ({region})",
+            endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(
+                types="REGIONAL"
+            ),
+            tags=args.tags,
+            opts=child,
+        )
+
+        resource_ids = self._path_resources(name, region, args.routes, child)
+        route_resources: list[pulumi.Resource] = []
+        for route in args.routes:
+            slug = _slug(route)
+            method = aws.apigateway.Method(
+                f"{name}-{slug}",
+                region=region,
+                rest_api=self.rest_api.id,
+                resource_id=resource_ids[route.path],
+                http_method=route.method,
+                authorization="NONE",
+                opts=child,
+            )
+            integration = aws.apigateway.Integration(
+                f"{name}-{slug}-integration",
+                region=region,
+                rest_api=self.rest_api.id,
+                resource_id=resource_ids[route.path],
+                http_method=method.http_method,
+                type="AWS_PROXY",
+                integration_http_method="POST",
+                uri=function.invoke_arn,
+                timeout_milliseconds=args.integration_timeout_ms,
+                opts=child,
+            )
+            route_resources.extend([method, integration])
+
+        self.permission = aws.lambda_.Permission(
+            f"{name}-invoke",
+            region=region,
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal="apigateway.amazonaws.com",
+            # Only this API (any stage, method and path) may invoke the function.
+            source_arn=pulumi.Output.concat(self.rest_api.execution_arn, "/*/*"),
+            opts=child,
+        )
+
+        deployment = aws.apigateway.Deployment(
+            f"{name}-deployment",
+            region=region,
+            rest_api=self.rest_api.id,
+            # A new deployment whenever the route table changes; otherwise the stage keeps
+            # serving the old snapshot of the API.
+            triggers={"routes": _routes_fingerprint(args.routes, args.integration_timeout_ms)},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=route_resources),
+        )
+        self.access_logs = aws.cloudwatch.LogGroup(
+            f"{name}-access-logs",
+            region=region,
+            retention_in_days=args.access_log_retention_days,
+            tags=args.tags,
+            opts=child,
+        )
+        stage_depends_on: list[pulumi.Resource] = []
+        if args.cloudwatch_role_arn is not None:
+            stage_depends_on.append(
+                aws.apigateway.Account(
+                    f"{name}-account-logging",
+                    region=region,
+                    cloudwatch_role_arn=args.cloudwatch_role_arn,
+                    opts=child,
+                )
+            )
+        self.stage = aws.apigateway.Stage(
+            f"{name}-stage",
+            region=region,
+            rest_api=self.rest_api.id,
+            deployment=deployment.id,
+            stage_name=args.stage_name,
+            xray_tracing_enabled=True,
+            access_log_settings=aws.apigateway.StageAccessLogSettingsArgs(
+                destination_arn=self.access_logs.arn, format=ACCESS_LOG_FORMAT
+            ),
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=stage_depends_on),
+        )
+        self.method_settings = aws.apigateway.MethodSettings(
+            f"{name}-throttling",
+            region=region,
+            rest_api=self.rest_api.id,
+            stage_name=self.stage.stage_name,
+            method_path="*/*",
+            settings=aws.apigateway.MethodSettingsSettingsArgs(
+                throttling_burst_limit=args.throttle_burst_limit,
+                throttling_rate_limit=args.throttle_rate_limit,
+                metrics_enabled=True,
+                logging_level="ERROR",
+            ),
+            opts=child,
+        )
+
+        certificate_arn = args.certificate_arn or self._certificate(
+            name, region, args.domain_name, args.zone_id, args.tags, child
+        )
+        self.domain = aws.apigateway.DomainName(
+            f"{name}-domain",
+            region=region,
+            domain_name=args.domain_name,
+            regional_certificate_arn=certificate_arn,
+            endpoint_configuration=aws.apigateway.DomainNameEndpointConfigurationArgs(
+                types="REGIONAL"
+            ),
+            security_policy="TLS_1_2",
+            tags=args.tags,
+            opts=child,
+        )
+        self.base_path_mapping = aws.apigateway.BasePathMapping(
+            f"{name}-mapping",
+            region=region,
+            domain_name=self.domain.domain_name,
+            rest_api=self.rest_api.id,
+            stage_name=self.stage.stage_name,
+            opts=child,
+        )
+
+        # Route53 probes the region's own endpoint, not the shared name: a health check through
+        # latency routing would test whichever region the checker happens to be closest to.
+        self.health_check_fqdn = pulumi.Output.concat(
+            self.rest_api.id, ".execute-api.", region, ".amazonaws.com"
+        )
+        self.health_check_path = f"/{args.stage_name}/{args.health_path}"
+        self.invoke_url = pulumi.Output.concat(
+            "https://", self.health_check_fqdn, "/", args.stage_name
+        )
+        self.register_outputs(
+            {
+                "restApiId": self.rest_api.id,
+                "invokeUrl": self.invoke_url,
+                "regionalDomainName": self.domain.regional_domain_name,
+                "regionalZoneId": self.domain.regional_zone_id,
+            }
+        )
+
+    def _path_resources(
+        self,
+        name: str,
+        region: str,
+        routes: Sequence[Route],
+        child: pulumi.ResourceOptions,
+    ) -> dict[str, pulumi.Input[str]]:
+        """One API resource per path prefix, shared by every route below it."""
+        ids: dict[str, pulumi.Input[str]] = {"": self.rest_api.root_resource_id}
+        for route in routes:
+            parts = route.path.split("/")
+            for depth in range(1, len(parts) + 1):
+                prefix = "/".join(parts[:depth])
+                if prefix in ids:
+                    continue
+                resource = aws.apigateway.Resource(
+                    f"{name}-path-{_slug_text(prefix)}",
+                    region=region,
+                    rest_api=self.rest_api.id,
+                    parent_id=ids["/".join(parts[: depth - 1])],
+                    path_part=parts[depth - 1],
+                    opts=child,
+                )
+                ids[prefix] = resource.id
+        return ids
+
+    def _certificate(
+        self,
+        name: str,
+        region: str,
+        domain_name: str,
+        zone_id: pulumi.Input[str],
+        tags: dict[str, str],
+        child: pulumi.ResourceOptions,
+    ) -> pulumi.Output[str]:
+        """A certificate issued in this region (regional endpoints need a same-region cert)."""
+        certificate = aws.acm.Certificate(
+            f"{name}-cert",
+            region=region,
+            domain_name=domain_name,
+            validation_method="DNS",
+            tags=tags,
+            opts=child,
+        )
+        option = certificate.domain_validation_options[0]
+        # ACM gives the same validation record for a domain in every region of an account, so
+        # each region's record overwrites the same CNAME instead of failing on it.
+        validation_record = aws.route53.Record(
+            f"{name}-cert-validation",
+            zone_id=zone_id,
+            name=option.resource_record_name,
+            type=option.resource_record_type,
+            records=[option.resource_record_value],
+            ttl=300,
+            allow_overwrite=True,
+            opts=child,
+        )
+        validation = aws.acm.CertificateValidation(
+            f"{name}-cert-issued",
+            region=region,
+            certificate_arn=certificate.arn,
+            validation_record_fqdns=[validation_record.fqdn],
+            opts=child,
+        )
+        return validation.certificate_arn
+
+
+def _slug_text(text: str) -> str:
+    cleaned = "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")
+    return "-".join(part for part in cleaned.split("-") if part) or "root"
+
+
+def _slug(route: Route) -> str:
+    return f"{route.method.lower()}-{_slug_text(route.path)}"
+
+
+def _routes_fingerprint(routes: Sequence[Route], integration_timeout_ms: int) -> str:
+    text = json.dumps([[route.method, route.path] for route in routes] + [integration_timeout_ms])
+    return hashlib.sha256(text.encode()).hexdigest()

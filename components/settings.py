@@ -1,0 +1,371 @@
+"""Stack configuration of the active-active service: read, type-check and validate it before any
+resource exists, so a bad value fails `pulumi preview` with one message that names the key and
+the fix instead of failing halfway through `pulumi up`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pulumi
+from resilience_policies import thresholds
+
+from .powertools import POWERTOOLS_LAYER_VERSION, SUPPORTED_ARCHITECTURES
+
+CONFIG_NAMESPACE: Final[str] = "resilient-serverless"
+
+#: Commercial regions where Lambda, API Gateway, SQS, DynamoDB global tables, Route53 latency
+#: records and the Powertools public layer are all available.
+KNOWN_REGIONS: Final[frozenset[str]] = frozenset(
+    {
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "ca-central-1",
+        "sa-east-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-east-1",
+        "me-south-1",
+        "me-central-1",
+        "af-south-1",
+        "il-central-1",
+    }
+)
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class ConfigError(ValueError):
+    """Every problem found in the stack configuration, each naming its key and the fix."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"invalid stack configuration ({len(problems)} problem(s)):\n{lines}")
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Validated settings of one stack. Field docs are in Pulumi.yaml's `config:` section."""
+
+    regions: tuple[str, ...]
+    domain_name: str
+    hosted_zone_name: str
+    alarm_email: str | None = None
+    api_timeout_s: int = 10
+    api_memory_mb: int = 256
+    api_reserved_concurrency: int | None = None
+    worker_timeout_s: int = 30
+    worker_memory_mb: int = 512
+    worker_batch_size: int = 10
+    worker_batching_window_s: int = 1
+    worker_max_concurrency: int = thresholds.SQS_MAX_CONCURRENCY_DEFAULT
+    max_receive_count: int = thresholds.MAX_RECEIVE_COUNT_DEFAULT
+    api_throttle_burst_limit: int = thresholds.API_THROTTLE_BURST_LIMIT_DEFAULT
+    api_throttle_rate_limit: float = thresholds.API_THROTTLE_RATE_LIMIT_DEFAULT
+    integration_timeout_ms: int = thresholds.API_GATEWAY_INTEGRATION_TIMEOUT_MS
+    health_check_interval_s: int = thresholds.HEALTH_CHECK_INTERVAL_DEFAULT_S
+    health_check_failure_threshold: int = thresholds.HEALTH_CHECK_FAILURE_THRESHOLD_DEFAULT
+    log_retention_days: int = thresholds.LOG_RETENTION_DAYS_DEFAULT
+    task_ttl_days: int = 7
+    lambda_architecture: str = "arm64"
+    powertools_layer_version: int = POWERTOOLS_LAYER_VERSION
+    manage_api_gateway_account: bool = True
+
+
+@dataclass(frozen=True)
+class _Key:
+    name: str  # the config key, camelCase as users type it
+    field: str  # the ServiceSettings field
+    kind: str  # string | integer | number | boolean | array
+    required: bool = False
+
+
+_KEYS: Final[tuple[_Key, ...]] = (
+    _Key("regions", "regions", "array", required=True),
+    _Key("domainName", "domain_name", "string", required=True),
+    _Key("hostedZoneName", "hosted_zone_name", "string", required=True),
+    _Key("alarmEmail", "alarm_email", "string"),
+    _Key("apiTimeoutSeconds", "api_timeout_s", "integer"),
+    _Key("apiMemoryMb", "api_memory_mb", "integer"),
+    _Key("apiReservedConcurrency", "api_reserved_concurrency", "integer"),
+    _Key("workerTimeoutSeconds", "worker_timeout_s", "integer"),
+    _Key("workerMemoryMb", "worker_memory_mb", "integer"),
+    _Key("workerBatchSize", "worker_batch_size", "integer"),
+    _Key("workerBatchingWindowSeconds", "worker_batching_window_s", "integer"),
+    _Key("workerMaxConcurrency", "worker_max_concurrency", "integer"),
+    _Key("maxReceiveCount", "max_receive_count", "integer"),
+    _Key("apiThrottleBurstLimit", "api_throttle_burst_limit", "integer"),
+    _Key("apiThrottleRateLimit", "api_throttle_rate_limit", "number"),
+    _Key("integrationTimeoutMs", "integration_timeout_ms", "integer"),
+    _Key("healthCheckIntervalSeconds", "health_check_interval_s", "integer"),
+    _Key("healthCheckFailureThreshold", "health_check_failure_threshold", "integer"),
+    _Key("logRetentionDays", "log_retention_days", "integer"),
+    _Key("taskTtlDays", "task_ttl_days", "integer"),
+    _Key("lambdaArchitecture", "lambda_architecture", "string"),
+    _Key("powertoolsLayerVersion", "powertools_layer_version", "integer"),
+    _Key("manageApiGatewayAccount", "manage_api_gateway_account", "boolean"),
+)
+CONFIG_KEYS: Final[tuple[str, ...]] = tuple(key.name for key in _KEYS)
+
+
+def _qualified(key: str) -> str:
+    return f"{CONFIG_NAMESPACE}:{key}"
+
+
+def _coerce(key: _Key, raw: Any) -> Any:
+    """Config values arrive as strings (or parsed JSON for structured ones)."""
+    if key.kind == "array":
+        if isinstance(raw, str):
+            import json
+
+            try:
+                raw = json.loads(raw)
+            except ValueError:
+                raw = [part.strip() for part in raw.split(",") if part.strip()]
+        if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+            raise ValueError("must be a list of strings")
+        return tuple(raw)
+    if key.kind == "integer":
+        if isinstance(raw, bool):
+            raise ValueError("must be a whole number")
+        if isinstance(raw, float) and raw.is_integer():
+            return int(raw)
+        try:
+            return int(str(raw).strip())
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+    if key.kind == "number":
+        try:
+            return float(str(raw).strip())
+        except ValueError:
+            raise ValueError("must be a number") from None
+    if key.kind == "boolean":
+        text = str(raw).strip().lower()
+        if text not in ("true", "false"):
+            raise ValueError("must be true or false")
+        return text == "true"
+    return str(raw).strip()
+
+
+def settings_from_mapping(raw: Mapping[str, Any]) -> ServiceSettings:
+    """Build validated settings from raw config values keyed by their camelCase names.
+
+    Collects every problem before failing, so one `pulumi preview` shows them all.
+    """
+    problems: list[str] = []
+    unknown = sorted(set(raw) - set(CONFIG_KEYS))
+    for name in unknown:
+        problems.append(
+            f"{_qualified(name)}: not a setting of this program; remove it or fix its spelling "
+            f"(known keys: {', '.join(CONFIG_KEYS)})."
+        )
+    values: dict[str, Any] = {}
+    for key in _KEYS:
+        if raw.get(key.name) is None or raw.get(key.name) == "":
+            if key.required:
+                problems.append(
+                    f"{_qualified(key.name)}: required; set it with "
+                    f"`pulumi config set {key.name} ...`."
+                )
+            continue
+        try:
+            values[key.field] = _coerce(key, raw[key.name])
+        except ValueError as error:
+            problems.append(f"{_qualified(key.name)}: {raw[key.name]!r} {error}.")
+    if problems:
+        raise ConfigError(problems)
+    if values.get("api_reserved_concurrency") == 0:
+        values["api_reserved_concurrency"] = None  # 0 is how the config file says "none"
+    settings = ServiceSettings(**values)
+    problems = list(_semantic_problems(settings))
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def load_settings(config: pulumi.Config | None = None) -> ServiceSettings:
+    """Read the stack's config (the program's namespace) and validate it."""
+    config = config or pulumi.Config(CONFIG_NAMESPACE)
+    raw: dict[str, Any] = {}
+    for name in CONFIG_KEYS:
+        value = config.get_object(name) if name == "regions" else config.get(name)
+        if value is not None:
+            raw[name] = value
+    return settings_from_mapping(raw)
+
+
+def _semantic_problems(settings: ServiceSettings) -> list[str]:
+    problems: list[str] = []
+
+    def check(condition: bool, key: str, message: str) -> None:
+        if not condition:
+            problems.append(f"{_qualified(key)}: {message}")
+
+    regions = settings.regions
+    duplicates = sorted({region for region in regions if regions.count(region) > 1})
+    check(
+        not duplicates,
+        "regions",
+        f"lists {', '.join(duplicates)} more than once; list each region once.",
+    )
+    unknown = [region for region in regions if region not in KNOWN_REGIONS]
+    check(
+        not unknown,
+        "regions",
+        f"{', '.join(unknown)} is not a known AWS commercial region "
+        f"(e.g. us-east-1, eu-west-1); fix the spelling.",
+    )
+    check(
+        len(set(regions)) >= thresholds.MIN_ACTIVE_REGIONS,
+        "regions",
+        f"active-active needs at least {thresholds.MIN_ACTIVE_REGIONS} distinct regions, got "
+        f"{len(set(regions))}; add one, e.g. `pulumi config set --path 'regions[1]' eu-west-1`.",
+    )
+
+    zone = settings.hosted_zone_name.rstrip(".").lower()
+    domain = settings.domain_name.rstrip(".").lower()
+    check(
+        bool(_HOSTNAME.match(zone)),
+        "hostedZoneName",
+        f"{zone!r} is not a DNS name like 'example.com'.",
+    )
+    check(
+        bool(_HOSTNAME.match(domain)) and domain.endswith("." + zone),
+        "domainName",
+        f"{domain!r} must be a name inside the hosted zone {zone!r}, e.g. 'api.{zone}'.",
+    )
+    if settings.alarm_email is not None:
+        check(
+            bool(_EMAIL.match(settings.alarm_email)),
+            "alarmEmail",
+            f"{settings.alarm_email!r} is not an e-mail address.",
+        )
+
+    def in_range(key: str, value: float, low: float, high: float, why: str = "") -> None:
+        check(low <= value <= high, key, f"{value} must be between {low} and {high}{why}.")
+
+    in_range("apiTimeoutSeconds", settings.api_timeout_s, 1, thresholds.MAX_LAMBDA_TIMEOUT_S)
+    in_range("workerTimeoutSeconds", settings.worker_timeout_s, 1, thresholds.MAX_LAMBDA_TIMEOUT_S)
+    in_range("apiMemoryMb", settings.api_memory_mb, 128, 10_240)
+    in_range("workerMemoryMb", settings.worker_memory_mb, 128, 10_240)
+    in_range("workerBatchSize", settings.worker_batch_size, 1, 10_000)
+    in_range(
+        "workerBatchingWindowSeconds",
+        settings.worker_batching_window_s,
+        0,
+        thresholds.MAX_BATCHING_WINDOW_S,
+    )
+    in_range(
+        "workerMaxConcurrency",
+        settings.worker_max_concurrency,
+        thresholds.SQS_MAX_CONCURRENCY_MIN,
+        thresholds.SQS_MAX_CONCURRENCY_MAX,
+    )
+    in_range(
+        "maxReceiveCount",
+        settings.max_receive_count,
+        thresholds.MAX_RECEIVE_COUNT_MIN,
+        thresholds.MAX_RECEIVE_COUNT_MAX,
+        " (fewer dead-letters throttled messages, more lets poison messages burn invocations)",
+    )
+    check(
+        settings.api_throttle_burst_limit > 0,
+        "apiThrottleBurstLimit",
+        f"{settings.api_throttle_burst_limit} must be positive.",
+    )
+    check(
+        settings.api_throttle_rate_limit > 0,
+        "apiThrottleRateLimit",
+        f"{settings.api_throttle_rate_limit} must be positive.",
+    )
+    in_range(
+        "integrationTimeoutMs",
+        settings.integration_timeout_ms,
+        50,
+        thresholds.API_GATEWAY_INTEGRATION_TIMEOUT_MS,
+        " (higher needs an AWS quota increase and the policy pack's allowance)",
+    )
+    check(
+        settings.health_check_interval_s in thresholds.HEALTH_CHECK_INTERVALS_S,
+        "healthCheckIntervalSeconds",
+        f"{settings.health_check_interval_s} must be one of {thresholds.HEALTH_CHECK_INTERVALS_S}.",
+    )
+    in_range(
+        "healthCheckFailureThreshold",
+        settings.health_check_failure_threshold,
+        thresholds.HEALTH_CHECK_FAILURE_THRESHOLD_MIN,
+        thresholds.HEALTH_CHECK_FAILURE_THRESHOLD_MAX,
+    )
+    check(
+        settings.log_retention_days in thresholds.LOG_RETENTION_DAYS_ALLOWED,
+        "logRetentionDays",
+        f"{settings.log_retention_days} is not a CloudWatch Logs retention; use one of "
+        f"{thresholds.LOG_RETENTION_DAYS_ALLOWED}.",
+    )
+    in_range("taskTtlDays", settings.task_ttl_days, 1, 365)
+    check(
+        settings.lambda_architecture in SUPPORTED_ARCHITECTURES,
+        "lambdaArchitecture",
+        f"{settings.lambda_architecture!r} must be one of {', '.join(SUPPORTED_ARCHITECTURES)}.",
+    )
+    check(
+        settings.powertools_layer_version >= 1,
+        "powertoolsLayerVersion",
+        "must be a positive layer version.",
+    )
+    if settings.api_reserved_concurrency is not None:
+        check(
+            settings.api_reserved_concurrency >= 1,
+            "apiReservedConcurrency",
+            f"{settings.api_reserved_concurrency} must be positive, or 0 for no reservation.",
+        )
+
+    # The timeout chain: API Gateway gives up at the integration timeout, so the function
+    # must give up (visibly) before it.
+    latest_api_timeout = thresholds.max_api_function_timeout_s(settings.integration_timeout_ms)
+    if settings.api_timeout_s >= 1:
+        check(
+            settings.api_timeout_s <= latest_api_timeout,
+            "apiTimeoutSeconds",
+            f"{settings.api_timeout_s} s outlives API Gateway's {settings.integration_timeout_ms} ms "
+            f"integration timeout; set it to {latest_api_timeout} or less so the function "
+            "times out first.",
+        )
+    # The queue's visibility timeout is derived from the worker's timeout; it must fit SQS.
+    visibility = thresholds.required_visibility_timeout_s(
+        settings.worker_timeout_s, settings.worker_batching_window_s
+    )
+    check(
+        visibility <= thresholds.MAX_QUEUE_VISIBILITY_TIMEOUT_S,
+        "workerTimeoutSeconds",
+        f"{settings.worker_timeout_s} s needs a queue visibility timeout of {visibility} s "
+        f"({thresholds.VISIBILITY_TIMEOUT_RATIO}x + batching window), above SQS's "
+        f"{thresholds.MAX_QUEUE_VISIBILITY_TIMEOUT_S} s; shorten it.",
+    )
+    check(
+        not (settings.worker_batch_size > 10 and settings.worker_batching_window_s < 1),
+        "workerBatchingWindowSeconds",
+        "Lambda needs a batching window of at least 1 s for SQS batches above 10.",
+    )
+    return problems

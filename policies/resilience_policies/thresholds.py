@@ -1,0 +1,132 @@
+"""The resilience numbers, in one place.
+
+Both sides read this module: the components derive the values they deploy from it, and the
+policy pack checks deployed values against it (its config defaults come from here). It imports
+nothing but the standard library, so the pack's start-up stays light and the components can
+import it without pulling in the policy SDK.
+
+Every number carries the reason it has the value it has.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- Timeouts that fit together -------------------------------------------------------------
+
+#: AWS Lambda docs: set the source queue's visibility timeout to at least six times the
+#: function's timeout, so a message is not handed to a second consumer while the first one is
+#: still working on it (and retries after throttling have room).
+VISIBILITY_TIMEOUT_RATIO: Final[int] = 6
+
+#: API Gateway's integration timeout for REST APIs (29 s). A Lambda behind it that runs longer
+#: keeps working (and paying) after the client already got a 504.
+API_GATEWAY_INTEGRATION_TIMEOUT_MS: Final[int] = 29_000
+
+#: How much earlier than the integration the function must time out, so the function's own
+#: timeout error (logged, traced, counted) fires before API Gateway gives up on it.
+API_FUNCTION_TIMEOUT_MARGIN_MS: Final[int] = 1_000
+
+#: AWS defaults used when a resource leaves the value unset.
+DEFAULT_LAMBDA_TIMEOUT_S: Final[int] = 3
+DEFAULT_QUEUE_VISIBILITY_TIMEOUT_S: Final[int] = 30
+DEFAULT_MESSAGE_RETENTION_S: Final[int] = 4 * 24 * 3600  # 345 600 s, 4 days
+MAX_MESSAGE_RETENTION_S: Final[int] = 14 * 24 * 3600  # 1 209 600 s, 14 days
+MAX_QUEUE_VISIBILITY_TIMEOUT_S: Final[int] = 12 * 3600  # 43 200 s, SQS hard limit
+MAX_LAMBDA_TIMEOUT_S: Final[int] = 900
+MAX_BATCHING_WINDOW_S: Final[int] = 300
+
+# --- Dead-letter queues ----------------------------------------------------------------------
+
+#: A DLQ keeps messages for the SQS maximum, so an incident that lasts a long weekend still
+#: leaves something to replay. It must also outlive its source queue's retention, or messages
+#: that already aged in the source expire in the DLQ before anyone looks.
+DLQ_RETENTION_S: Final[int] = MAX_MESSAGE_RETENTION_S
+
+#: maxReceiveCount: below 3 a throttled or briefly failing consumer sends healthy messages to the
+#: DLQ (Lambda's poller receives messages it cannot run when concurrency is capped); above 10 a
+#: poison message burns that many invocations (and visibility timeouts) before it is parked.
+MAX_RECEIVE_COUNT_DEFAULT: Final[int] = 5
+MAX_RECEIVE_COUNT_MIN: Final[int] = 3
+MAX_RECEIVE_COUNT_MAX: Final[int] = 10
+
+#: The DLQ depth alarm fires on the first message: every message there is a failed task.
+DLQ_DEPTH_ALARM_THRESHOLD: Final[int] = 0
+
+#: Age of the oldest message in a work queue before it alarms: the consumer is not keeping up.
+QUEUE_OLDEST_MESSAGE_ALARM_S: Final[int] = 600
+
+# --- Event source mappings -------------------------------------------------------------------
+
+#: Lambda's SQS poller needs at least 2 for maximum concurrency; the default caps how hard one
+#: region's workers can hit the shared table (throttling everywhere).
+SQS_MAX_CONCURRENCY_MIN: Final[int] = 2
+SQS_MAX_CONCURRENCY_MAX: Final[int] = 1000
+SQS_MAX_CONCURRENCY_DEFAULT: Final[int] = 10
+
+#: Stream mappings: a poison record blocks its shard until it succeeds, expires or is skipped.
+#: Bisect on error isolates it, a finite retry count and a record age bound let the shard move
+#: on, and the on-failure destination keeps what was skipped.
+STREAM_MAX_RETRY_ATTEMPTS: Final[int] = 3
+STREAM_MAX_RECORD_AGE_S: Final[int] = 3600
+
+# --- API throttling --------------------------------------------------------------------------
+
+API_THROTTLE_BURST_LIMIT_DEFAULT: Final[int] = 200
+API_THROTTLE_RATE_LIMIT_DEFAULT: Final[float] = 100.0
+
+# --- Health checks and failover --------------------------------------------------------------
+
+#: Route53 accepts only these request intervals (seconds).
+HEALTH_CHECK_INTERVALS_S: Final[tuple[int, ...]] = (10, 30)
+HEALTH_CHECK_INTERVAL_DEFAULT_S: Final[int] = 30
+HEALTH_CHECK_FAILURE_THRESHOLD_DEFAULT: Final[int] = 3
+HEALTH_CHECK_FAILURE_THRESHOLD_MIN: Final[int] = 1
+HEALTH_CHECK_FAILURE_THRESHOLD_MAX: Final[int] = 10
+#: Alias records to API Gateway regional domains are answered with a 60 s TTL.
+ALIAS_RECORD_TTL_S: Final[int] = 60
+
+# --- Logs ------------------------------------------------------------------------------------
+
+LOG_RETENTION_DAYS_DEFAULT: Final[int] = 30
+#: The values CloudWatch Logs accepts for retentionInDays.
+LOG_RETENTION_DAYS_ALLOWED: Final[tuple[int, ...]] = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)
+
+# --- Active-active ---------------------------------------------------------------------------
+
+MIN_ACTIVE_REGIONS: Final[int] = 2
+
+
+def required_visibility_timeout_s(
+    function_timeout_s: float,
+    batching_window_s: float = 0,
+    ratio: float = VISIBILITY_TIMEOUT_RATIO,
+) -> int:
+    """The smallest queue visibility timeout that fits a consumer: ratio x timeout + window.
+
+    The batching window counts because a message's visibility clock starts when the poller
+    receives it, not when the function starts on the batch.
+    """
+    required = ratio * function_timeout_s + batching_window_s
+    whole = int(required)
+    return whole if whole == required else whole + 1
+
+
+def max_api_function_timeout_s(
+    integration_timeout_ms: float = API_GATEWAY_INTEGRATION_TIMEOUT_MS,
+    margin_ms: float = API_FUNCTION_TIMEOUT_MARGIN_MS,
+) -> int:
+    """The longest whole-second function timeout that still ends before the integration's."""
+    return int((integration_timeout_ms - margin_ms) // 1000)
+
+
+def estimated_failover_s(
+    interval_s: int = HEALTH_CHECK_INTERVAL_DEFAULT_S,
+    failure_threshold: int = HEALTH_CHECK_FAILURE_THRESHOLD_DEFAULT,
+    record_ttl_s: int = ALIAS_RECORD_TTL_S,
+) -> int:
+    """Worst-case seconds before clients stop resolving an unhealthy region."""
+    return interval_s * failure_threshold + record_ttl_s
