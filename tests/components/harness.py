@@ -172,8 +172,11 @@ def run_under_mocks(
     )
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     try:
-        result = build()
-        loop.run_until_complete(wait_for_rpcs())
+        try:
+            result = build()
+        finally:
+            # Let what the program registered before it returned (or raised) settle.
+            loop.run_until_complete(wait_for_rpcs())
     finally:
         asyncio.set_event_loop(None)
         loop.close()

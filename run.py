@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Set up what the project needs, then run it. Only Python 3.11+ is required on the machine.
+
+    python3 run.py preview [offline preview args...]   # the main job: preview prod with the policy pack
+    python3 run.py test [pytest args...]               # lint, type-check and the whole test suite
+
+The first run creates `.venv/` and installs the project with its pinned dependencies; later runs
+reuse it until pyproject.toml or constraints.txt change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".installed-from"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+USAGE = "usage: python3 run.py {preview|test} [args...]"
+
+
+def _requirements_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for name in ("pyproject.toml", "constraints.txt"):
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_environment() -> None:
+    """Create the virtualenv and install the project (editable) with its dev extras."""
+    fingerprint = _requirements_fingerprint()
+    if PYTHON.exists() and STAMP.exists() and STAMP.read_text() == fingerprint:
+        return
+    if sys.version_info < (3, 11):
+        sys.exit(f"Python 3.11 or newer is needed, this is {sys.version.split()[0]}.")
+    if not PYTHON.exists():
+        print(f"creating {VENV.name}/ ...", file=sys.stderr)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    print("installing the project and its pinned dependencies ...", file=sys.stderr)
+    pip = [str(PYTHON), "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "install", "-c", "constraints.txt", "-e", ".[dev]"], cwd=ROOT, check=True)
+    STAMP.write_text(fingerprint)
+
+
+def run(command: list[str]) -> int:
+    return subprocess.run(command, cwd=ROOT).returncode
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("preview", "test"):
+        print(USAGE, file=sys.stderr)
+        return 2
+    ensure_environment()
+    action, rest = argv[0], argv[1:]
+    if action == "preview":
+        return run([str(PYTHON), "-m", "offline", "preview", "--stack", "prod", *rest])
+    checks = [
+        [str(PYTHON), "-m", "ruff", "check", "."],
+        [str(PYTHON), "-m", "mypy"],
+        [str(PYTHON), "-m", "pytest", *rest],
+    ]
+    for check in checks:
+        print("$", " ".join(Path(check[0]).name if i == 0 else part for i, part in enumerate(check)), flush=True)
+        code = run(check)
+        if code != 0:
+            return code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,118 @@
+"""Stack config is validated before any resource exists, with one message per bad key."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+import yaml
+from conftest import REPO, prod_config, run_program
+from resilient_serverless import ConfigError, ServiceSettings, settings_from_mapping
+from resilient_serverless.settings import CONFIG_KEYS, CONFIG_NAMESPACE
+
+NS = f"{CONFIG_NAMESPACE}:"
+
+
+def raw_prod() -> dict[str, Any]:
+    return {key.removeprefix(NS): value for key, value in prod_config().items() if key.startswith(NS)}
+
+
+def problems_for(**changes: Any) -> list[str]:
+    raw = raw_prod()
+    for key, value in changes.items():
+        if value is None:
+            raw.pop(key, None)
+        else:
+            raw[key] = value
+    with pytest.raises(ConfigError) as caught:
+        settings_from_mapping(raw)
+    return caught.value.problems
+
+
+def test_prod_config_is_valid() -> None:
+    settings = settings_from_mapping(raw_prod())
+    assert settings.regions == ("us-east-1", "eu-west-1")
+    assert settings.worker_timeout_s == 30
+    assert settings.alarm_email == "oncall@example.com"
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "fix"),
+    [
+        ({"regions": ["us-east-1"]}, "regions", "at least 2 distinct regions"),
+        ({"regions": ["us-east-1", "us-east-1"]}, "regions", "more than once"),
+        ({"regions": ["us-east-1", "eu-west-9"]}, "regions", "eu-west-9 is not a known AWS"),
+        ({"regions": None}, "regions", "required"),
+        ({"regions": "not json ["}, "regions", "not a known AWS"),
+        ({"apiTimeoutSeconds": 40}, "apiTimeoutSeconds", "set it to 28 or less"),
+        ({"apiTimeoutSeconds": "ten"}, "apiTimeoutSeconds", "whole number"),
+        ({"workerTimeoutSeconds": 0}, "workerTimeoutSeconds", "between 1 and 900"),
+        ({"apiThrottleBurstLimit": 0}, "apiThrottleBurstLimit", "must be positive"),
+        ({"apiThrottleRateLimit": -1}, "apiThrottleRateLimit", "must be positive"),
+        ({"maxReceiveCount": 1}, "maxReceiveCount", "between 3 and 10"),
+        ({"workerMaxConcurrency": 1}, "workerMaxConcurrency", "between 2 and 1000"),
+        ({"healthCheckIntervalSeconds": 20}, "healthCheckIntervalSeconds", "one of (10, 30)"),
+        ({"logRetentionDays": 31}, "logRetentionDays", "not a CloudWatch Logs retention"),
+        ({"domainName": "api.other.org"}, "domainName", "inside the hosted zone"),
+        ({"alarmEmail": "nobody"}, "alarmEmail", "not an e-mail"),
+        ({"integrationTimeoutMs": 30000}, "integrationTimeoutMs", "quota increase"),
+        ({"workerBatchSize": 50, "workerBatchingWindowSeconds": 0}, "workerBatchingWindowSeconds", "at least 1 s"),
+        ({"lambdaArchitecture": "x86"}, "lambdaArchitecture", "arm64, x86_64"),
+        ({"manageApiGatewayAccount": "yes"}, "manageApiGatewayAccount", "true or false"),
+        ({"regionz": ["us-east-1"]}, "regionz", "not a setting of this program"),
+    ],
+)
+def test_bad_value_names_key_and_fix(changes: dict[str, Any], key: str, fix: str) -> None:
+    problems = problems_for(**changes)
+    assert any(problem.startswith(f"{NS}{key}:") and fix in problem for problem in problems), problems
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    problems = problems_for(regions=["us-east-1"], apiTimeoutSeconds=60, maxReceiveCount=50)
+    keys = {problem.split(":")[1] for problem in problems}
+    assert {"regions", "apiTimeoutSeconds", "maxReceiveCount"} <= keys
+
+
+def test_third_region_is_one_line() -> None:
+    raw = raw_prod()
+    raw["regions"] = [*raw["regions"], "ap-southeast-2"]
+    assert settings_from_mapping(raw).regions[-1] == "ap-southeast-2"
+
+
+def test_zero_reserved_concurrency_means_none() -> None:
+    raw = raw_prod() | {"apiReservedConcurrency": "0"}
+    assert settings_from_mapping(raw).api_reserved_concurrency is None
+    assert "positive" in problems_for(apiReservedConcurrency=-2)[0]
+
+
+def test_program_fails_before_creating_anything() -> None:
+    config = prod_config() | {f"{NS}regions": ["us-east-1"]}
+    with pytest.raises(ConfigError, match="regions"):
+        run_program(config)
+
+
+def test_pulumi_yaml_declares_every_key_with_the_code_defaults() -> None:
+    """The CLI applies Pulumi.yaml's defaults; they must say what the code says."""
+    declared = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["config"]
+    assert set(declared) == set(CONFIG_KEYS)
+    fields = {field.name: field for field in dataclasses.fields(ServiceSettings)}
+    from resilient_serverless.settings import _KEYS
+
+    for key in _KEYS:
+        spec = declared[key.name]
+        assert spec["description"], key.name
+        if key.required:
+            assert "default" not in spec, key.name
+            continue
+        code_default = fields[key.field].default
+        file_default = spec["default"]
+        if code_default is None:  # "none" is spelled 0 or "" in the config file
+            assert file_default in (0, ""), key.name
+        else:
+            assert file_default == code_default, key.name
+
+
+def test_prod_stack_file_sets_only_known_keys() -> None:
+    keys = {key.removeprefix(NS) for key in prod_config() if key.startswith(NS)}
+    assert keys <= set(CONFIG_KEYS)
