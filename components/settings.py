@@ -352,17 +352,6 @@ def _semantic_problems(settings: ServiceSettings) -> list[str]:
             f"integration timeout; set it to {latest_api_timeout} or less so the function "
             "times out first.",
         )
-    # The queue's visibility timeout is derived from the worker's timeout; it must fit SQS.
-    visibility = thresholds.required_visibility_timeout_s(
-        settings.worker_timeout_s, settings.worker_batching_window_s
-    )
-    check(
-        visibility <= thresholds.MAX_QUEUE_VISIBILITY_TIMEOUT_S,
-        "workerTimeoutSeconds",
-        f"{settings.worker_timeout_s} s needs a queue visibility timeout of {visibility} s "
-        f"({thresholds.VISIBILITY_TIMEOUT_RATIO}x + batching window), above SQS's "
-        f"{thresholds.MAX_QUEUE_VISIBILITY_TIMEOUT_S} s; shorten it.",
-    )
     check(
         not (settings.worker_batch_size > 10 and settings.worker_batching_window_s < 1),
         "workerBatchingWindowSeconds",
