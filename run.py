@@ -37,7 +37,7 @@ def ensure_environment() -> None:
     fingerprint = _requirements_fingerprint()
     if PYTHON.exists() and STAMP.exists() and STAMP.read_text() == fingerprint:
         return
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - run.py is started by any python3
         sys.exit(f"Python 3.11 or newer is needed, this is {sys.version.split()[0]}.")
     if not PYTHON.exists():
         print(f"creating {VENV.name}/ ...", file=sys.stderr)
@@ -66,7 +66,11 @@ def main(argv: list[str]) -> int:
         [str(PYTHON), "-m", "pytest", *rest],
     ]
     for check in checks:
-        print("$", " ".join(Path(check[0]).name if i == 0 else part for i, part in enumerate(check)), flush=True)
+        print(
+            "$",
+            " ".join(Path(check[0]).name if i == 0 else part for i, part in enumerate(check)),
+            flush=True,
+        )
         code = run(check)
         if code != 0:
             return code

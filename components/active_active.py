@@ -214,7 +214,6 @@ class ActiveActiveService(pulumi.ComponentResource):
                             "dynamodb:GetItem",
                             "dynamodb:PutItem",
                             "dynamodb:UpdateItem",
-                            "dynamodb:DescribeTable",
                         ],
                         resources=[table_arn],
                     ),

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+
 from resilience_policies import thresholds
 
 from .iam import PolicyStatement, assume_role_policy, policy_document

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+
 from resilience_policies import thresholds
 
 from .function import Function, FunctionArgs

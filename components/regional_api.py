@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+
 from resilience_policies import thresholds
 
 from .function import Function

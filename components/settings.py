@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import pulumi
+
 from resilience_policies import thresholds
 
 from .powertools import POWERTOOLS_LAYER_VERSION, SUPPORTED_ARCHITECTURES

@@ -1,0 +1,1 @@
+"""Lambda handler code for the task app; in Lambda these modules sit at the archive root."""

@@ -11,7 +11,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import Run, run_under_mocks  # noqa: E402
+from harness import Run, run_under_mocks
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,7 +23,10 @@ def prod_config() -> dict[str, Any]:
 def run_program(config: dict[str, Any], *, preview: bool = False, stack: str = "prod") -> Run:
     """The repo's own __main__.py, as `pulumi up` (or a new stack's preview) would run it."""
     return run_under_mocks(
-        lambda: runpy.run_path(str(REPO / "__main__.py")), config=config, preview=preview, stack=stack
+        lambda: runpy.run_path(str(REPO / "__main__.py")),
+        config=config,
+        preview=preview,
+        stack=stack,
     )
 
 

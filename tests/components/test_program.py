@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from conftest import prod_config, run_program
 from harness import UNKNOWN, Registered, Run
+
 from resilience_policies import thresholds
 
 NS = "resilient-serverless:"
@@ -40,7 +41,9 @@ def in_region(run: Run, typ: str, region: str) -> list[Registered]:
 
 
 @pytest.mark.parametrize("mode", ["update", "preview"])
-def test_every_regional_resource_names_its_region(mode: str, prod_run: Run, prod_preview: Run) -> None:
+def test_every_regional_resource_names_its_region(
+    mode: str, prod_run: Run, prod_preview: Run
+) -> None:
     run = prod_run if mode == "update" else prod_preview
     regions = {"us-east-1", "eu-west-1"}
     assert regional(run)
@@ -81,7 +84,10 @@ def test_visibility_timeout_is_derived(prod_run: Run) -> None:
         assert work.inputs["visibilityTimeoutSeconds"] == expected == 181
         assert dlq.inputs["messageRetentionSeconds"] == thresholds.DLQ_RETENTION_S
         assert work.inputs["messageRetentionSeconds"] < dlq.inputs["messageRetentionSeconds"]
-        assert work.inputs["sqsManagedSseEnabled"] is True and dlq.inputs["sqsManagedSseEnabled"] is True
+        assert (
+            work.inputs["sqsManagedSseEnabled"] is True
+            and dlq.inputs["sqsManagedSseEnabled"] is True
+        )
 
 
 def test_redrive_links_queue_to_its_dlq(prod_run: Run, prod_preview: Run) -> None:
@@ -113,7 +119,9 @@ def test_one_global_table_with_every_other_region_as_replica(prod_run: Run) -> N
 
 def test_health_check_and_latency_record_per_region(prod_run: Run) -> None:
     checks = prod_run.of_type("aws:route53/healthCheck:HealthCheck")
-    latency = [r for r in prod_run.of_type("aws:route53/record:Record") if "setIdentifier" in r.inputs]
+    latency = [
+        r for r in prod_run.of_type("aws:route53/record:Record") if "setIdentifier" in r.inputs
+    ]
     assert len(checks) == len(latency) == 2
     for check in checks:
         assert check.inputs["type"] == "HTTPS"
@@ -138,12 +146,17 @@ def test_api_function_times_out_before_the_integration(prod_run: Run) -> None:
             assert integration.inputs["type"] == "AWS_PROXY"
             (function_urn,) = integration.property_dependencies["uri"]
             timeout_ms = functions[function_urn].inputs["timeout"] * 1000
-            assert timeout_ms + thresholds.API_FUNCTION_TIMEOUT_MARGIN_MS <= integration.inputs["timeoutMilliseconds"]
+            assert (
+                timeout_ms + thresholds.API_FUNCTION_TIMEOUT_MARGIN_MS
+                <= integration.inputs["timeoutMilliseconds"]
+            )
 
 
 def _statements(run: Run, role_fragment: str, region: str) -> list[dict[str, Any]]:
     (policy,) = [
-        p for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if role_fragment in p.name and region in p.name
+        p
+        for p in run.of_type("aws:iam/rolePolicy:RolePolicy")
+        if role_fragment in p.name and region in p.name
     ]
     return list(json.loads(policy.inputs["policy"])["Statement"])
 
@@ -174,7 +187,9 @@ def test_functions_use_powertools_layer_tracing_and_their_own_log_group(prod_run
         assert function.inputs["runtime"] == "python3.14"
         assert function.inputs["tracingConfig"] == {"mode": "Active"}
         (layer,) = function.inputs["layers"]
-        assert layer.startswith(f"arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:")
+        assert layer.startswith(
+            f"arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:"
+        )
         assert function.inputs["loggingConfig"]["logFormat"] == "JSON"
         assert function.property_dependencies["loggingConfig"][0].endswith("-logs")
         env = function.inputs["environment"]["variables"]

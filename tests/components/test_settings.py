@@ -15,7 +15,9 @@ NS = f"{CONFIG_NAMESPACE}:"
 
 
 def raw_prod() -> dict[str, Any]:
-    return {key.removeprefix(NS): value for key, value in prod_config().items() if key.startswith(NS)}
+    return {
+        key.removeprefix(NS): value for key, value in prod_config().items() if key.startswith(NS)
+    }
 
 
 def problems_for(**changes: Any) -> list[str]:
@@ -57,7 +59,11 @@ def test_prod_config_is_valid() -> None:
         ({"domainName": "api.other.org"}, "domainName", "inside the hosted zone"),
         ({"alarmEmail": "nobody"}, "alarmEmail", "not an e-mail"),
         ({"integrationTimeoutMs": 30000}, "integrationTimeoutMs", "quota increase"),
-        ({"workerBatchSize": 50, "workerBatchingWindowSeconds": 0}, "workerBatchingWindowSeconds", "at least 1 s"),
+        (
+            {"workerBatchSize": 50, "workerBatchingWindowSeconds": 0},
+            "workerBatchingWindowSeconds",
+            "at least 1 s",
+        ),
         ({"lambdaArchitecture": "x86"}, "lambdaArchitecture", "arm64, x86_64"),
         ({"manageApiGatewayAccount": "yes"}, "manageApiGatewayAccount", "true or false"),
         ({"regionz": ["us-east-1"]}, "regionz", "not a setting of this program"),
@@ -65,7 +71,9 @@ def test_prod_config_is_valid() -> None:
 )
 def test_bad_value_names_key_and_fix(changes: dict[str, Any], key: str, fix: str) -> None:
     problems = problems_for(**changes)
-    assert any(problem.startswith(f"{NS}{key}:") and fix in problem for problem in problems), problems
+    assert any(problem.startswith(f"{NS}{key}:") and fix in problem for problem in problems), (
+        problems
+    )
 
 
 def test_all_problems_are_reported_at_once() -> None:

@@ -1,0 +1,280 @@
+"""REST API for tasks (API Gateway REST proxy integration): submit, poll, deep health.
+
+    POST /tasks            validate, write PENDING, queue it -> 202 + taskId + status URL
+    GET  /tasks/{taskId}   status (and result once done), from this region's table replica
+    GET  /health           reads the table and the queue in this region -> 200 or 503
+
+Lambda handler string: `task_api.handler`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler.api_gateway import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from aws_clients import CallProfile
+from task_model import (
+    TaskMessage,
+    TaskStatus,
+    ValidationError,
+    format_timestamp,
+    new_task_id,
+    parse_task_request,
+    validate_task_id,
+)
+from task_settings import ConfigurationError, load_settings, metrics_namespace
+from task_store import DependencyError, ProbeResult, TaskRecord, TaskStore
+
+#: Seconds a client should wait before retrying a 503: long enough for a throttle to pass, and
+#: for Route53 to start sending it to another region if this one is unhealthy.
+RETRY_AFTER_S: Final[str] = "2"
+
+logger = Logger()
+# Only botocore is patched: auto-patching every supported library costs cold-start time for
+# modules this function never uses.
+tracer = Tracer(patch_modules=("botocore",))
+metrics = Metrics(namespace=metrics_namespace())
+app = APIGatewayRestResolver()
+
+
+def _json(
+    status_code: int, body: Mapping[str, Any], headers: dict[str, str] | None = None
+) -> Response:
+    # Task state changes under the client's feet: no cache may keep an answer.
+    return Response(
+        status_code=status_code,
+        content_type="application/json",
+        body=dict(body),
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def _count(name: str) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def _utc_now() -> tuple[str, int]:
+    now = datetime.now(UTC)
+    return format_timestamp(now), int(now.timestamp())
+
+
+def build_status_url(event: Mapping[str, Any], task_id: str) -> str:
+    """Where the client polls for this task, as seen from the client's side of API Gateway.
+
+    requestContext.path is the path the client requested: it carries the stage on the
+    execute-api host ("/prod/tasks") and the base path on a custom domain ("/v1/tasks" or
+    "/tasks"), so whatever precedes "/tasks" is the prefix to keep.
+    """
+    context = event.get("requestContext") or {}
+    headers = {str(key).lower(): value for key, value in (event.get("headers") or {}).items()}
+    host = context.get("domainName") or headers.get("host")
+    requested = str(context.get("path") or "").rstrip("/")
+    if requested.endswith("/tasks"):
+        prefix = requested.removesuffix("/tasks")
+    else:
+        stage = context.get("stage")
+        on_default_host = bool(host) and ".execute-api." in str(host)
+        prefix = f"/{stage}" if stage and on_default_host else ""
+    path = f"{prefix}/tasks/{task_id}"
+    return f"https://{host}{path}" if host else path
+
+
+def health_report(store: TaskStore) -> tuple[int, dict[str, Any]]:
+    """Probe the table and the queue at the same time; 200 if both answer, else 503."""
+    # In parallel, so the answer takes as long as the slower probe, not the sum: Route53's
+    # checkers give an endpoint only a few seconds.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="health") as pool:
+        table_probe = pool.submit(store.probe_table)
+        queue_probe = pool.submit(store.probe_queue)
+        probes: list[ProbeResult] = [table_probe.result(), queue_probe.result()]
+    failed = [probe.dependency for probe in probes if not probe.ok]
+    body: dict[str, Any] = {
+        "status": "unhealthy" if failed else "healthy",
+        "region": store.settings.region,
+        "dependencies": {probe.dependency: probe.to_dict() for probe in probes},
+    }
+    if failed:
+        body["failed"] = failed
+    return (503 if failed else 200), body
+
+
+def _accepted(record: TaskRecord, status_url: str) -> Response:
+    return _json(
+        202,
+        {
+            "taskId": record.task_id,
+            "status": record.status,
+            "statusUrl": status_url,
+            "createdAt": record.created_at,
+        },
+        headers={"Location": status_url},
+    )
+
+
+def _handle_enqueue_failure(
+    store: TaskStore, record: TaskRecord, send_error: Exception, status_url: str
+) -> Response:
+    """The item is written but the message is not: never leave the task PENDING."""
+    _count("EnqueueFailures")
+    reason = str(send_error) or type(send_error).__name__
+    logger.error(
+        "Task written but not queued; marking it ENQUEUE_FAILED",
+        extra={"taskId": record.task_id, "reason": reason},
+    )
+    not_queued = {
+        "error": "EnqueueFailed",
+        "taskId": record.task_id,
+        "dependency": "queue",
+        "message": "The task could not be queued and will not run. Submit it again.",
+    }
+    updated_at, _ = _utc_now()
+    try:
+        current = store.mark_enqueue_failed(record.task_id, reason, updated_at)
+    except DependencyError as mark_error:
+        # Both writes failed: the item stays PENDING until its TTL (expiresAt), after which
+        # GET answers 404. The client still learns, here, that the task was not accepted.
+        _count("EnqueueFailuresUnmarked")
+        logger.error(
+            "Could not mark the task ENQUEUE_FAILED; it stays PENDING until it expires",
+            extra={"taskId": record.task_id, "reason": str(mark_error)},
+        )
+        return _json(
+            503, {**not_queued, "expiresAt": record.expires_at}, {"Retry-After": RETRY_AFTER_S}
+        )
+    if current.status != TaskStatus.ENQUEUE_FAILED:
+        # The send only looked failed (e.g. a timeout after SQS stored it) and a worker has
+        # already moved the task on: it was accepted after all.
+        logger.warning(
+            "Send reported a failure but the task already progressed",
+            extra={"taskId": record.task_id, "status": current.status},
+        )
+        _count("TasksSubmitted")
+        return _accepted(current, status_url)
+    return _json(503, {**not_queued, "status": current.status}, {"Retry-After": RETRY_AFTER_S})
+
+
+@app.post("/tasks")
+@tracer.capture_method
+def submit_task() -> Response:
+    event = app.current_event
+    settings = load_settings()
+    # Checked before anything is written: without a queue no task can be accepted.
+    settings.require_queue_url()
+    request = parse_task_request(event.body, bool(event.is_base64_encoded))
+
+    task_id = new_task_id()
+    created_at, now_epoch_s = _utc_now()
+    store = TaskStore(settings, CallProfile.REQUEST)
+    record = store.put_pending_task(task_id, request, created_at, now_epoch_s)
+    logger.append_keys(taskId=task_id)
+    status_url = build_status_url(event.raw_event, task_id)
+    try:
+        store.enqueue_task(TaskMessage(task_id=task_id, request=request, created_at=created_at))
+    except Exception as send_error:  # whatever went wrong, the PENDING item must not be left
+        return _handle_enqueue_failure(store, record, send_error, status_url)
+    _count("TasksSubmitted")
+    logger.info("Task accepted", extra={"taskType": request.task_type.value})
+    return _accepted(record, status_url)
+
+
+@app.get("/tasks/<task_id>")
+@tracer.capture_method
+def get_task(task_id: str) -> Response:
+    task_id = validate_task_id(task_id)
+    record = TaskStore(load_settings(), CallProfile.REQUEST).get_task(task_id)
+    if record is None or record.is_expired(time.time()):
+        return _json(
+            404,
+            {
+                "error": "NotFound",
+                "taskId": task_id,
+                "message": "No task with this id: it was never submitted, or it expired.",
+            },
+        )
+    return _json(200, record.to_public_dict())
+
+
+@app.get("/health")
+@tracer.capture_method
+def health() -> Response:
+    try:
+        settings = load_settings()
+    except ConfigurationError as error:
+        logger.error("Health check: configuration invalid", extra={"reason": str(error)})
+        return _json(
+            503,
+            {
+                "status": "unhealthy",
+                "failed": ["configuration"],
+                "dependencies": {"configuration": {"ok": False, "error": str(error)}},
+            },
+        )
+    status_code, body = health_report(TaskStore(settings, CallProfile.HEALTH))
+    if status_code != 200:
+        _count("HealthCheckFailures")
+        logger.warning("Health check failed", extra={"health": body})
+    return _json(status_code, body)
+
+
+@app.exception_handler(ValidationError)
+def _invalid_request(error: ValidationError) -> Response:
+    _count("TasksRejected")
+    logger.info("Rejected request", extra={"field": error.field, "reason": str(error)})
+    return _json(400, error.to_dict())
+
+
+@app.exception_handler(DependencyError)
+def _dependency_failed(error: DependencyError) -> Response:
+    logger.error("Dependency failed", extra={"dependency": error.dependency, "reason": str(error)})
+    return _json(
+        503,
+        {"error": "DependencyUnavailable", "dependency": error.dependency, "message": str(error)},
+        {"Retry-After": RETRY_AFTER_S},
+    )
+
+
+@app.exception_handler(ConfigurationError)
+def _misconfigured(error: ConfigurationError) -> Response:
+    logger.error("Function misconfigured", extra={"reason": str(error)})
+    return _json(500, {"error": "ConfigurationError", "message": str(error)})
+
+
+@app.exception_handler(Exception)
+def _unexpected(error: Exception) -> Response:
+    # Answer in JSON with the request id rather than let API Gateway turn a crash into a bare
+    # 502; the traceback goes to the log under the same id.
+    logger.exception("Unhandled error")
+    request_id = getattr(app.lambda_context, "aws_request_id", None)
+    return _json(500, {"error": "InternalError", "requestId": request_id})
+
+
+@app.not_found
+def _no_route(_: Exception) -> Response:
+    event = app.current_event
+    return _json(
+        404,
+        {
+            "error": "NotFound",
+            "message": f"No route for {event.http_method} {event.path}. "
+            "Routes: POST /tasks, GET /tasks/{taskId}, GET /health.",
+        },
+    )
+
+
+# clear_state: keys appended during one request (the taskId) must not leak into the next.
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

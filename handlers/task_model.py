@@ -1,0 +1,395 @@
+"""Task requests, their validation, and the computations the worker runs.
+
+Pure: no I/O, no AWS, no clock. The API validates a request with these functions before it
+writes or sends anything, and the worker validates the queued message again with the same
+functions, because a queue delivers whatever was put on it (an older or newer API version, a
+hand-sent message, a replay from the DLQ).
+
+Every parameter has bounds, so the worker's computation stays small and predictable no matter
+what a client sends.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final
+
+#: Largest accepted request body. A task description is a few hundred bytes; anything bigger is
+#: a mistake or abuse, and small bodies keep the queue message and the table item small.
+MAX_BODY_BYTES: Final[int] = 16 * 1024
+#: Longest text the text tasks accept (characters).
+MAX_TEXT_CHARS: Final[int] = 10_000
+#: Most numbers one `sum` task adds.
+MAX_NUMBERS: Final[int] = 1_000
+#: Largest magnitude of each number: sums of up to MAX_NUMBERS of them stay below 2**53, so an
+#: integer sum is exact even for clients that read JSON numbers as doubles.
+MAX_ABS_NUMBER: Final[int] = 10**12
+#: Largest `below` for prime counting: a sieve this size takes a few milliseconds and 1 MB.
+MAX_PRIME_LIMIT: Final[int] = 1_000_000
+
+_TASK_ID_PATTERN: Final = re.compile(
+    r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+)
+_TASK_ID_EXPECTED: Final[str] = "a task id as returned by POST /tasks (a lowercase UUID4)"
+
+
+class TaskStatus(StrEnum):
+    """The lifecycle of a task item (see handlers/README.md)."""
+
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    ENQUEUE_FAILED = "ENQUEUE_FAILED"
+
+
+class TaskType(StrEnum):
+    SUM = "sum"
+    SHA256 = "sha256"
+    WORD_COUNT = "word_count"
+    COUNT_PRIMES = "count_primes"
+
+
+class ValidationError(ValueError):
+    """Input that does not fit the schema. Names the field, what is expected, and what came."""
+
+    def __init__(self, field: str, expected: str, got: str | None = None) -> None:
+        self.field = field
+        self.expected = expected
+        self.got = got
+        detail = f"{field}: expected {expected}"
+        if got is not None:
+            detail += f", got {got}"
+        super().__init__(detail)
+
+    def to_dict(self) -> dict[str, str]:
+        body = {
+            "error": "InvalidRequest",
+            "field": self.field,
+            "expected": self.expected,
+            "message": str(self),
+        }
+        if self.got is not None:
+            body["got"] = self.got
+        return body
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """A validated request: a known task type with parameters that are within bounds."""
+
+    task_type: TaskType
+    parameters: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"taskType": self.task_type.value, "parameters": dict(self.parameters)}
+
+
+@dataclass(frozen=True)
+class TaskMessage:
+    """What the API puts on the queue for the worker."""
+
+    task_id: str
+    request: TaskRequest
+    created_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "taskId": self.task_id,
+            "createdAt": self.created_at,
+            "request": self.request.to_dict(),
+        }
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def _describe(value: object) -> str:
+    """A short description of a value for an error message (never the whole value)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        text = repr(value)
+        return text if len(text) <= 40 else f"a number of {len(text)} digits"
+    if isinstance(value, str):
+        return f"a string of {len(value)} characters"
+    if isinstance(value, list):
+        return f"a list of {len(value)} item{'' if len(value) == 1 else 's'}"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            # Two values for one key: which one wins depends on the parser, so refuse both.
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def loads_strict(text: str | bytes, field: str) -> Any:
+    """json.loads that refuses NaN/Infinity and duplicate keys (both are ambiguous)."""
+    try:
+        return json.loads(
+            text,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_object_without_duplicates,
+        )
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ValidationError(
+            field, "a valid JSON document", got=f"invalid JSON ({error})"
+        ) from None
+
+
+def dumps_compact(value: Any) -> str:
+    """JSON text as stored and sent: compact and ASCII-only (safe for any SQS body)."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+# --- Field checks ------------------------------------------------------------------------------
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _require_object(
+    value: object, field: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    expected_keys = ", ".join(required + optional)
+    if not isinstance(value, dict):
+        raise ValidationError(
+            field or "body", f"a JSON object with {expected_keys}", got=_describe(value)
+        )
+    allowed = set(required) | set(optional)
+    for key in value:
+        if key not in allowed:
+            raise ValidationError(
+                _join(field, key),
+                f"only the fields {expected_keys} (unknown fields are rejected)",
+                got="an unknown field",
+            )
+    for key in required:
+        if key not in value:
+            raise ValidationError(_join(field, key), "a value: this field is required", got="none")
+    return value
+
+
+def _require_text(value: object, field: str) -> str:
+    expected = f"a string of at most {MAX_TEXT_CHARS} characters"
+    if not isinstance(value, str):
+        raise ValidationError(field, expected, got=_describe(value))
+    if len(value) > MAX_TEXT_CHARS:
+        raise ValidationError(field, expected, got=_describe(value))
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # JSON can carry a lone surrogate ("\ud800"); it has no UTF-8 form to hash or store.
+        raise ValidationError(
+            field, "valid Unicode text", got="an unpaired surrogate character"
+        ) from None
+    return value
+
+
+def _require_number(value: object, field: str) -> int | float:
+    expected = f"a finite number from -{MAX_ABS_NUMBER} to {MAX_ABS_NUMBER}"
+    # bool is an int subclass in Python; JSON true is not a number.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(field, expected, got=_describe(value))
+    # 1e999 parses to inf without passing parse_constant, so check finiteness here.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError(field, expected, got="a non-finite number")
+    if abs(value) > MAX_ABS_NUMBER:
+        raise ValidationError(field, expected, got=_describe(value))
+    return value
+
+
+def _require_int(value: object, field: str, low: int, high: int) -> int:
+    expected = f"an integer from {low} to {high}"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(field, expected, got=_describe(value))
+    if not low <= value <= high:
+        raise ValidationError(field, expected, got=_describe(value))
+    return value
+
+
+# --- Task types ----------------------------------------------------------------------------
+
+
+def _sum_parameters(parameters: dict[str, Any], field: str) -> dict[str, Any]:
+    _require_object(parameters, field, ("numbers",))
+    numbers_field = _join(field, "numbers")
+    numbers = parameters["numbers"]
+    expected = f"a list of 1 to {MAX_NUMBERS} numbers"
+    if not isinstance(numbers, list) or not 1 <= len(numbers) <= MAX_NUMBERS:
+        raise ValidationError(numbers_field, expected, got=_describe(numbers))
+    return {
+        "numbers": [
+            _require_number(item, f"{numbers_field}[{index}]") for index, item in enumerate(numbers)
+        ]
+    }
+
+
+def _text_parameters(parameters: dict[str, Any], field: str) -> dict[str, Any]:
+    _require_object(parameters, field, ("text",))
+    return {"text": _require_text(parameters["text"], _join(field, "text"))}
+
+
+def _prime_parameters(parameters: dict[str, Any], field: str) -> dict[str, Any]:
+    _require_object(parameters, field, ("below",))
+    return {"below": _require_int(parameters["below"], _join(field, "below"), 0, MAX_PRIME_LIMIT)}
+
+
+def sum_numbers(numbers: list[int | float]) -> int | float:
+    """Exact for integers; for floats math.fsum avoids the rounding drift of repeated +."""
+    if all(isinstance(number, int) for number in numbers):
+        return sum(numbers)
+    return math.fsum(numbers)
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def count_words(text: str) -> int:
+    """Whitespace-separated words, the way `wc -w` counts them."""
+    return len(text.split())
+
+
+def count_primes_below(limit: int) -> int:
+    """How many primes are smaller than `limit` (sieve of Eratosthenes)."""
+    if limit < 3:
+        return 0
+    is_prime = bytearray([1]) * limit
+    is_prime[0] = is_prime[1] = 0
+    for candidate in range(2, math.isqrt(limit - 1) + 1):
+        if is_prime[candidate]:
+            first = candidate * candidate
+            is_prime[first::candidate] = bytes(len(range(first, limit, candidate)))
+    return sum(is_prime)
+
+
+@dataclass(frozen=True)
+class _TaskKind:
+    validate: Callable[[dict[str, Any], str], dict[str, Any]]
+    run: Callable[[Mapping[str, Any]], dict[str, Any]]
+
+
+_TASK_KINDS: Final[dict[TaskType, _TaskKind]] = {
+    TaskType.SUM: _TaskKind(
+        _sum_parameters,
+        lambda p: {"sum": sum_numbers(p["numbers"]), "count": len(p["numbers"])},
+    ),
+    TaskType.SHA256: _TaskKind(
+        _text_parameters,
+        lambda p: {"sha256": sha256_hex(p["text"]), "bytes": len(p["text"].encode("utf-8"))},
+    ),
+    TaskType.WORD_COUNT: _TaskKind(
+        _text_parameters,
+        lambda p: {"words": count_words(p["text"]), "characters": len(p["text"])},
+    ),
+    TaskType.COUNT_PRIMES: _TaskKind(
+        _prime_parameters,
+        lambda p: {"primes": count_primes_below(p["below"]), "below": p["below"]},
+    ),
+}
+
+
+# --- Requests, messages, ids -------------------------------------------------------------------
+
+
+def validate_task_request(value: object, field: str = "") -> TaskRequest:
+    """Check a decoded request object; `field` prefixes error field names (e.g. "request")."""
+    obj = _require_object(value, field, ("taskType", "parameters"))
+    type_field = _join(field, "taskType")
+    raw_type = obj["taskType"]
+    known = ", ".join(kind.value for kind in TaskType)
+    if not isinstance(raw_type, str) or raw_type not in {kind.value for kind in TaskType}:
+        got = f"{raw_type!r}" if isinstance(raw_type, str) and len(raw_type) <= 40 else None
+        raise ValidationError(type_field, f"one of {known}", got=got or _describe(raw_type))
+    task_type = TaskType(raw_type)
+    parameters = _TASK_KINDS[task_type].validate(obj["parameters"], _join(field, "parameters"))
+    return TaskRequest(task_type=task_type, parameters=parameters)
+
+
+def request_body_bytes(body: str | None, is_base64_encoded: bool) -> bytes:
+    """The raw request body, size-checked before anything decodes it."""
+    if body is None or body == "":
+        raise ValidationError(
+            "body", "a JSON object with taskType and parameters", got="an empty body"
+        )
+    if is_base64_encoded:
+        # Base64 is 4/3 the size; reject before decoding so a huge body costs nothing.
+        if len(body) > (MAX_BODY_BYTES + 2) // 3 * 4:
+            raise ValidationError(
+                "body", f"at most {MAX_BODY_BYTES} bytes", got="a larger base64 body"
+            )
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValidationError("body", "valid base64 (isBase64Encoded is true)") from None
+    else:
+        raw = body.encode("utf-8", errors="surrogatepass")
+    if len(raw) > MAX_BODY_BYTES:
+        raise ValidationError("body", f"at most {MAX_BODY_BYTES} bytes", got=f"{len(raw)} bytes")
+    return raw
+
+
+def parse_task_request(body: str | None, is_base64_encoded: bool = False) -> TaskRequest:
+    """An API request body -> a validated TaskRequest, or ValidationError naming the field."""
+    raw = request_body_bytes(body, is_base64_encoded)
+    return validate_task_request(loads_strict(raw, "body"))
+
+
+def format_timestamp(moment: datetime) -> str:
+    """ISO-8601 in UTC with milliseconds and a Z, the form every timestamp in an item takes."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_task_id() -> str:
+    """A fresh task id: random, so ids reveal nothing and never collide across regions."""
+    return str(uuid.uuid4())
+
+
+def validate_task_id(value: object, field: str = "taskId") -> str:
+    if not isinstance(value, str) or not _TASK_ID_PATTERN.match(value):
+        got = f"{value!r}" if isinstance(value, str) and len(value) <= 60 else _describe(value)
+        raise ValidationError(field, _TASK_ID_EXPECTED, got=got)
+    return value
+
+
+def parse_task_message(body: str) -> TaskMessage:
+    """A queue message body -> TaskMessage, or ValidationError naming the bad field."""
+    obj = _require_object(loads_strict(body, "body"), "", ("taskId", "createdAt", "request"))
+    created_at = obj["createdAt"]
+    if not isinstance(created_at, str) or not created_at:
+        raise ValidationError(
+            "createdAt", "an ISO-8601 timestamp string", got=_describe(created_at)
+        )
+    return TaskMessage(
+        task_id=validate_task_id(obj["taskId"]),
+        request=validate_task_request(obj["request"], "request"),
+        created_at=created_at,
+    )
+
+
+def run_task(request: TaskRequest) -> dict[str, Any]:
+    """Do the computation the request names and return its JSON-ready result."""
+    return _TASK_KINDS[request.task_type].run(request.parameters)
