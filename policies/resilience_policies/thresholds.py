@@ -35,6 +35,8 @@ MAX_MESSAGE_RETENTION_S: Final[int] = 14 * 24 * 3600  # 1 209 600 s, 14 days
 MAX_QUEUE_VISIBILITY_TIMEOUT_S: Final[int] = 12 * 3600  # 43 200 s, SQS hard limit
 MAX_LAMBDA_TIMEOUT_S: Final[int] = 900
 MAX_BATCHING_WINDOW_S: Final[int] = 300
+#: API Gateway's smallest integration timeout; a configured limit below it could never be met.
+API_GATEWAY_MIN_INTEGRATION_TIMEOUT_MS: Final[int] = 50
 
 # --- Dead-letter queues ----------------------------------------------------------------------
 
@@ -69,11 +71,19 @@ SQS_MAX_CONCURRENCY_DEFAULT: Final[int] = 10
 #: on, and the on-failure destination keeps what was skipped.
 STREAM_MAX_RETRY_ATTEMPTS: Final[int] = 3
 STREAM_MAX_RECORD_AGE_S: Final[int] = 3600
+#: Lambda's own ceilings for those two settings on stream mappings: a configured bound above
+#: them would accept values AWS refuses.
+STREAM_RETRY_ATTEMPTS_LIMIT: Final[int] = 10_000
+STREAM_RECORD_AGE_LIMIT_S: Final[int] = 604_800  # 7 days
 
 # --- API throttling --------------------------------------------------------------------------
 
 API_THROTTLE_BURST_LIMIT_DEFAULT: Final[int] = 200
 API_THROTTLE_RATE_LIMIT_DEFAULT: Final[float] = 100.0
+#: API Gateway's default account-level limits per region. A stage limit above them does not
+#: protect the backend: the account limit (shared by every API) is reached first.
+API_ACCOUNT_BURST_LIMIT: Final[int] = 5_000
+API_ACCOUNT_RATE_LIMIT_RPS: Final[float] = 10_000.0
 
 # --- Health checks and failover --------------------------------------------------------------
 
@@ -89,10 +99,32 @@ ALIAS_RECORD_TTL_S: Final[int] = 60
 # --- Logs ------------------------------------------------------------------------------------
 
 LOG_RETENTION_DAYS_DEFAULT: Final[int] = 30
+#: Shortest retention worth having: an incident noticed after a long weekend still has its logs.
+LOG_RETENTION_DAYS_MIN: Final[int] = 7
 #: The values CloudWatch Logs accepts for retentionInDays.
 LOG_RETENTION_DAYS_ALLOWED: Final[tuple[int, ...]] = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
-    2922, 3288, 3653,
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
 )
 
 # --- Active-active ---------------------------------------------------------------------------

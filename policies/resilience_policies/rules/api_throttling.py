@@ -1,0 +1,121 @@
+"""api-throttling: every API stage throttles what it lets through.
+
+Throttling everywhere: an unthrottled stage lets one client (or one retry storm) take the
+account's Lambda concurrency and the table's capacity from everyone else, and the account-level
+API Gateway limit is shared by every API in the region. A stage-wide method setting with a
+burst and a rate limit sheds load at the edge, cheaply, with a 429 the client can back off on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, Severity
+
+from .. import thresholds
+from ..config import ConfigSpec, Setting
+from ..model import METHOD_SETTINGS, REST_API, STAGE, Resource, StackModel
+from ..props import ABSENT, Marker, number, text, whole
+from ..rulekit import Report, stack_policy
+
+NAME = "api-throttling"
+
+CONFIG = ConfigSpec(
+    NAME,
+    (
+        Setting(
+            "maxBurstLimit",
+            "integer",
+            thresholds.API_ACCOUNT_BURST_LIMIT,
+            "Highest stage throttling burst limit; above the account's it protects nothing.",
+            minimum=1,
+            maximum=1_000_000,
+        ),
+        Setting(
+            "maxRateLimit",
+            "number",
+            thresholds.API_ACCOUNT_RATE_LIMIT_RPS,
+            "Highest stage throttling rate limit (requests per second).",
+            minimum=1,
+            maximum=1_000_000,
+        ),
+    ),
+)
+
+
+def _settings_problem(settings_resource: Resource, limits: Mapping[str, Any]) -> str | None:
+    props = settings_resource.props
+    path = text(props, "methodPath")
+    if isinstance(path, str) and path != "*/*":
+        return f"'{settings_resource.name}' covers only {path}, not every method (*/*)"
+    for key, limit in (
+        ("throttlingBurstLimit", limits["maxBurstLimit"]),
+        ("throttlingRateLimit", limits["maxRateLimit"]),
+    ):
+        value = number(props, "settings", key)
+        if value is ABSENT:
+            return f"'{settings_resource.name}' does not set {key}"
+        if isinstance(value, Marker):
+            continue
+        if value <= 0:
+            return f"'{settings_resource.name}' sets {key} to {whole(value)} (no throttling)"
+        if value > limit:
+            return f"'{settings_resource.name}' sets {key} to {whole(value)}, above {whole(limit)}"
+    return None
+
+
+def check(model: StackModel, settings: Mapping[str, Any], report: Report) -> None:
+    by_stage: dict[str, list[Resource]] = {}
+    stages_by_api: dict[str, list[Resource]] = {}
+    for stage in model.of_type(STAGE):
+        for api in model.linked(stage, "restApi", (REST_API,)):
+            stages_by_api.setdefault(api.urn, []).append(stage)
+    for method_settings in model.of_type(METHOD_SETTINGS):
+        stages = model.linked(method_settings, "stageName", (STAGE,))
+        if not stages:
+            # A literal stage name: the stage of that name on the same API.
+            name = text(method_settings.props, "stageName")
+            for api in model.linked(method_settings, "restApi", (REST_API,)):
+                stages.extend(
+                    stage
+                    for stage in stages_by_api.get(api.urn, [])
+                    if text(stage.props, "stageName") == name
+                )
+        for stage in stages:
+            by_stage.setdefault(stage.urn, []).append(method_settings)
+
+    for stage in model.of_type(STAGE):
+        candidates = by_stage.get(stage.urn, [])
+        problems = [_settings_problem(candidate, settings) for candidate in candidates]
+        if any(problem is None for problem in problems):
+            continue
+        found = (
+            "no method settings throttle it"
+            if not candidates
+            else "; ".join(str(problem) for problem in problems)
+        )
+        report(
+            f"Stage '{stage.name}': {found}. Without a stage-wide limit one client or retry storm "
+            "takes the account's API and Lambda capacity from everyone. Fix: add "
+            "aws.apigateway.MethodSettings(rest_api=<api>.id, stage_name=<stage>.stage_name, "
+            "method_path='*/*', settings={'throttling_burst_limit': "
+            f"{thresholds.API_THROTTLE_BURST_LIMIT_DEFAULT}, 'throttling_rate_limit': "
+            f"{whole(thresholds.API_THROTTLE_RATE_LIMIT_DEFAULT)}}}).",
+            stage.urn,
+        )
+
+
+POLICY = stack_policy(
+    config=CONFIG,
+    description=(
+        "Every API Gateway stage has stage-wide (*/*) throttling with burst and rate limits."
+    ),
+    check=check,
+    level=EnforcementLevel.ADVISORY,
+    severity=Severity.MEDIUM,
+    remediation_steps=(
+        "Add MethodSettings with method_path '*/*' and throttling_burst_limit / "
+        "throttling_rate_limit for the stage."
+    ),
+)

@@ -1,0 +1,135 @@
+"""multi-region-active-active: the stack serves from at least two regions, each complete.
+
+Active-active only survives a regional outage if every region can carry the traffic alone:
+the same API, the same function, the same queue with its DLQ, and a latency record that
+routes clients to it. A region that forgot one piece (often a resource that silently landed in
+the provider's default region because it was not given `region=`) fails the moment traffic
+fails over to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, Severity
+
+from .. import thresholds
+from ..config import ConfigSpec, Setting
+from ..model import (
+    DEFAULT_REGION,
+    FUNCTION,
+    RECORD,
+    REST_API,
+    STAGE,
+    UNKNOWN_REGION,
+    Resource,
+    StackModel,
+    region_label,
+)
+from ..props import ABSENT, at, text
+from ..rulekit import Report, stack_policy
+
+NAME = "multi-region-active-active"
+
+CONFIG = ConfigSpec(
+    NAME,
+    (
+        Setting(
+            "minRegions",
+            "integer",
+            thresholds.MIN_ACTIVE_REGIONS,
+            "Fewest regions the stack must serve its API from.",
+            minimum=1,
+            maximum=30,
+        ),
+    ),
+)
+
+
+def check(model: StackModel, settings: Mapping[str, Any], report: Report) -> None:
+    regions = model.serving_regions
+    if not regions:
+        return  # no API in this stack: nothing serves, nothing to make active-active
+    minimum = settings["minRegions"]
+    # An API placed by a computed region could be in any region: the count is then decided
+    # by `pulumi up`.
+    if len(regions) < minimum and UNKNOWN_REGION not in regions:
+        report(
+            f"The stack serves its API from {len(regions)} region(s) ({', '.join(regions)}); "
+            f"active-active needs at least {minimum}, so one regional outage takes the service "
+            "down. Fix: deploy the regional stack (API, function, queue with DLQ, latency "
+            "record) to another region.",
+            None,
+        )
+
+    latency_regions: set[str] = set()
+    for record in model.of_type(RECORD):
+        policies = at(record.props, "latencyRoutingPolicies")
+        for policy in policies if isinstance(policies, list) else []:
+            region = text(policy, "region")
+            if isinstance(region, str):
+                latency_regions.add(region)
+    pieces = {
+        "Lambda function": {function.region for function in model.of_type(FUNCTION)},
+        "SQS queue with a dead-letter queue": {
+            redrive.source.region
+            for redrive in model.redrives
+            if redrive.source is not None
+            and (redrive.dead_letter_queue is not None or redrive.document is not ABSENT)
+        },
+        "latency-routed Route53 record": latency_regions,
+    }
+    placed = [region for region in regions if region != UNKNOWN_REGION]
+    if len(placed) >= 2 and not latency_regions:
+        report(
+            f"The stack serves its API from {', '.join(placed)} but no latency-routed Route53 "
+            "record sends clients to them: nothing spreads the traffic or fails over. Fix: one "
+            "aws.route53.Record per region with set_identifier=<region>, "
+            "latency_routing_policies=[{'region': <region>}] and a health check.",
+            None,
+        )
+        del pieces["latency-routed Route53 record"]
+    anchors: dict[str, Resource] = {}
+    for api in model.of_type(REST_API, STAGE):
+        anchors.setdefault(api.region, api)
+
+    # Symmetry: what one serving region has, every serving region needs. (A piece no region
+    # has is another rule's finding, e.g. sqs-dead-letter-queue, not an asymmetry.)
+    for region in placed:
+        missing = [
+            (piece, sorted(other for other in present if other in placed))
+            for piece, present in pieces.items()
+            if region not in present and any(other in placed for other in present)
+        ]
+        if not missing:
+            continue
+        anchor = anchors[region]
+        found = "; ".join(f"no {piece} ({', '.join(others)} has one)" for piece, others in missing)
+        placement = (
+            "give the API and its pieces an explicit region="
+            if region == DEFAULT_REGION
+            else f"give the missing pieces region='{region}' (a resource without `region` "
+            "lands in the provider's default region)"
+        )
+        report(
+            f"{region_label(region).capitalize()} serves an API ('{anchor.name}') but has "
+            f"{found}. Every serving region must be able to carry all traffic alone. Fix: "
+            f"{placement}.",
+            anchor.urn,
+        )
+
+
+POLICY = stack_policy(
+    config=CONFIG,
+    description=(
+        "The stack serves its API from at least minRegions regions behind latency routing, and "
+        "every serving region has the same pieces: function, queue with a DLQ, latency record."
+    ),
+    check=check,
+    level=EnforcementLevel.MANDATORY,
+    severity=Severity.CRITICAL,
+    remediation_steps=(
+        "Deploy the regional pieces to every serving region, each with an explicit region=."
+    ),
+)

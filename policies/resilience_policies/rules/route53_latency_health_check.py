@@ -1,0 +1,127 @@
+"""route53-latency-health-check: latency routing only fails over when it can see failure.
+
+A latency record keeps sending the clients nearest to a region there, healthy or not. Only a
+health check on the record withdraws a failing region, and only a check of the region's deep
+health route (one that exercises the function, the queue and the table) notices that the
+region is failing while API Gateway still answers. An alias record should also evaluate its
+target's health. How quickly the region is withdrawn is interval x failure threshold plus the
+record's TTL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, Severity
+
+from .. import thresholds
+from ..config import ConfigSpec, Setting
+from ..model import HEALTH_CHECK, RECORD, Resource, StackModel
+from ..props import ABSENT, UNKNOWN, Marker, at, flag, number, text
+from ..rulekit import Report, stack_policy
+
+NAME = "route53-latency-health-check"
+
+_HTTP_TYPES = ("HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH")
+
+CONFIG = ConfigSpec(
+    NAME,
+    (
+        Setting(
+            "maxFailoverSeconds",
+            "integer",
+            thresholds.estimated_failover_s(),
+            "Longest worst-case failover allowed: health check interval x failure threshold + "
+            f"the alias TTL ({thresholds.ALIAS_RECORD_TTL_S} s).",
+            minimum=thresholds.estimated_failover_s(
+                min(thresholds.HEALTH_CHECK_INTERVALS_S),
+                thresholds.HEALTH_CHECK_FAILURE_THRESHOLD_MIN,
+            ),
+            maximum=3600,
+        ),
+    ),
+)
+
+
+def _health_check_problems(health_check: Resource, max_failover_s: int) -> list[str]:
+    problems = []
+    props = health_check.props
+    check_type = text(props, "type")
+    if check_type == "TCP":
+        problems.append(
+            f"health check '{health_check.name}' is TCP: it only sees that a port accepts "
+            "connections, not that the region works"
+        )
+    elif (
+        isinstance(check_type, str)
+        and check_type in _HTTP_TYPES
+        and at(props, "resourcePath") is ABSENT
+    ):
+        problems.append(
+            f"health check '{health_check.name}' probes '/', not the region's deep health "
+            "route (set resourcePath)"
+        )
+    interval = number(props, "requestInterval")
+    failures = number(props, "failureThreshold")
+    interval_s = thresholds.HEALTH_CHECK_INTERVAL_DEFAULT_S if interval is ABSENT else interval
+    failure_threshold = (
+        thresholds.HEALTH_CHECK_FAILURE_THRESHOLD_DEFAULT if failures is ABSENT else failures
+    )
+    if isinstance(interval_s, Marker) or isinstance(failure_threshold, Marker):
+        return problems  # computed: the failover time is checked by `pulumi up`
+    failover_s = thresholds.estimated_failover_s(int(interval_s), int(failure_threshold))
+    if failover_s > max_failover_s:
+        problems.append(
+            f"health check '{health_check.name}' needs up to {failover_s} s to withdraw the region "
+            f"({int(interval_s)} s x {int(failure_threshold)} failures + "
+            f"{thresholds.ALIAS_RECORD_TTL_S} s TTL), above {max_failover_s} s"
+        )
+    return problems
+
+
+def check(model: StackModel, settings: Mapping[str, Any], report: Report) -> None:
+    for record in model.of_type(RECORD):
+        policies = at(record.props, "latencyRoutingPolicies")
+        if policies is ABSENT or (isinstance(policies, list) and not policies):
+            continue
+        problems: list[str] = []
+        if at(record.props, "healthCheckId") is ABSENT:
+            problems.append(
+                "it has no healthCheckId, so a failing region keeps receiving its nearest clients"
+            )
+        else:
+            for health_check in model.linked(record, "healthCheckId", (HEALTH_CHECK,)):
+                problems.extend(
+                    _health_check_problems(health_check, settings["maxFailoverSeconds"])
+                )
+        aliases = at(record.props, "aliases")
+        if isinstance(aliases, list):
+            for alias in aliases:
+                evaluate = flag(alias, "evaluateTargetHealth")
+                if evaluate is not UNKNOWN and evaluate is not True:
+                    problems.append("its alias does not set evaluateTargetHealth: true")
+        if problems:
+            report(
+                f"Latency record '{record.name}': {'; '.join(problems)}. Fix: give each latency "
+                "record health_check_id=<aws.route53.HealthCheck on the region's own endpoint, "
+                "type HTTPS, resource_path=<deep health route>>.id and alias "
+                "evaluate_target_health=True.",
+                record.urn,
+            )
+
+
+POLICY = stack_policy(
+    config=CONFIG,
+    description=(
+        "Every latency-routed Route53 record has a health check on the region's deep health "
+        "route that fails over fast enough, and its alias evaluates target health."
+    ),
+    check=check,
+    level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation_steps=(
+        "Add an HTTPS aws.route53.HealthCheck per region on its deep /health path, set the "
+        "record's healthCheckId to it and evaluateTargetHealth on its alias."
+    ),
+)

@@ -1,0 +1,65 @@
+"""route53-latency-health-check: latency records have a deep, fast health check and evaluate
+their alias target's health."""
+
+from __future__ import annotations
+
+from .builder import StackBuilder
+from .cases import Case, Expect
+from .realistic import active_active_stack
+
+POLICY = "route53-latency-health-check"
+EU_RECORD = "tasks-routing-eu-west-1-latency"
+US_RECORD = "tasks-routing-us-east-1-latency"
+
+
+def without_health_check() -> StackBuilder:
+    b = active_active_stack()
+    del b.named(EU_RECORD).inputs["healthCheckId"]
+    return b
+
+
+def alias_not_evaluated() -> StackBuilder:
+    b = active_active_stack()
+    b.named(EU_RECORD).inputs["aliases"][0]["evaluateTargetHealth"] = False
+    return b
+
+
+def shallow_check() -> StackBuilder:
+    b = active_active_stack()
+    del b.named("tasks-routing-us-east-1-health").inputs["resourcePath"]
+    return b
+
+
+NO_CHECK = Expect(
+    EU_RECORD,
+    (
+        "Latency record 'tasks-routing-eu-west-1-latency'",
+        "it has no healthCheckId",
+        "health_check_id=",
+    ),
+)
+
+CASES = {
+    "pass": Case(active_active_stack),
+    "fail": Case(without_health_check, (NO_CHECK,)),
+    "preview": Case(without_health_check, (NO_CHECK,), preview=True),
+    "fail-alias": Case(
+        alias_not_evaluated,
+        (Expect(EU_RECORD, ("its alias does not set evaluateTargetHealth: true",)),),
+        preview=True,
+    ),
+    "fail-shallow-check": Case(
+        shallow_check,
+        (Expect(US_RECORD, ("probes '/', not the region's deep health route",)),),
+        preview=True,
+    ),
+    "fail-configured-failover": Case(
+        active_active_stack,
+        (
+            Expect(US_RECORD, ("needs up to 150 s", "(30 s x 3 failures + 60 s TTL), above 100 s")),
+            Expect(EU_RECORD, ("needs up to 150 s",)),
+        ),
+        preview=True,
+        config={"maxFailoverSeconds": 100},
+    ),
+}

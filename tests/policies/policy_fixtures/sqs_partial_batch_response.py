@@ -1,0 +1,67 @@
+"""sqs-partial-batch-response: SQS and stream mappings report batch item failures."""
+
+from __future__ import annotations
+
+from .builder import StackBuilder
+from .cases import Case, Expect, stream_consumer
+from .realistic import TAGS, active_active_stack
+
+POLICY = "sqs-partial-batch-response"
+US_MAPPING = "tasks-us-east-1-worker-mapping"
+
+
+def without_report() -> StackBuilder:
+    b = active_active_stack()
+    del b.named(US_MAPPING).inputs["functionResponseTypes"]
+    return b
+
+
+def kinesis_without_report() -> StackBuilder:
+    b = active_active_stack()
+    stream = b.add(
+        "aws:kinesis/stream:Stream",
+        "tasks-us-east-1-events",
+        {"region": "us-east-1", "shardCount": 1, "encryptionType": "KMS", "tags": TAGS},
+        parent=b.named("tasks"),
+    )
+    mapping = stream_consumer(b, "us-east-1", stream, {})
+    del mapping.inputs["functionResponseTypes"]
+    return b
+
+
+def kafka_without_report() -> StackBuilder:
+    b = active_active_stack()
+    mapping = stream_consumer(b, "us-east-1", b.named("tasks-tasks-table"), {})
+    mapping.inputs.pop("eventSourceArn")
+    mapping.inputs.pop("functionResponseTypes")
+    mapping.inputs.update(
+        selfManagedEventSource={"endpoints": {"KAFKA_BOOTSTRAP_SERVERS": "broker:9092"}},
+        topics=["tasks"],
+    )
+    return b
+
+
+SQS_MISSING = Expect(
+    US_MAPPING,
+    (
+        "(SQS queue) does not set functionResponseTypes ['ReportBatchItemFailures']",
+        "function_response_types=['ReportBatchItemFailures']",
+    ),
+)
+
+CASES = {
+    "pass": Case(active_active_stack),
+    "fail": Case(without_report, (SQS_MISSING,)),
+    # eventSourceArn is unknown: the mapping's own shape says it reads SQS.
+    "preview": Case(without_report, (SQS_MISSING,), preview=True),
+    "fail-kinesis": Case(
+        kinesis_without_report,
+        (Expect("tasks-us-east-1-audit-mapping", ("(Kinesis stream) does not set",)),),
+    ),
+    "preview-kinesis": Case(
+        kinesis_without_report,
+        (Expect("tasks-us-east-1-audit-mapping", ("(Kinesis or DynamoDB stream) does not set",)),),
+        preview=True,
+    ),
+    "pass-kafka-not-applicable": Case(kafka_without_report, preview=True),
+}
