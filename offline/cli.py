@@ -1,0 +1,201 @@
+"""`python -m offline preview`: run a Pulumi Python program under mocks and the policy packs over
+its resources, without a cloud account or the Pulumi CLI.
+
+Exit codes: 0 no mandatory violation, 1 mandatory violations, 2 the program, its config or the
+arguments failed (the message says what and where).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import EXIT_FAILURE, OfflinePreviewError, UsageError
+from .model import PackRun, PreviewResult
+from .progress import Progress
+
+#: This repository's policy pack, the default for --policy-pack.
+DEFAULT_POLICY_PACK = Path(__file__).resolve().parent.parent / "policies"
+MODES = ("preview", "update")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_FAILURE, f"error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m offline",
+        description="Preview a Pulumi Python program offline, under mocks, with policy packs.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    preview = commands.add_parser(
+        "preview",
+        help="run the program under mocks and the policy packs over its resources",
+        description=(
+            "Run a Pulumi Python program in-process under Pulumi mocks, then run policy packs "
+            "over its resources through the Analyzer gRPC protocol, as `pulumi preview "
+            "--policy-pack` would. Exit 0: no mandatory violation; 1: mandatory violations; "
+            "2: the program, its config or the arguments failed."
+        ),
+    )
+    preview.add_argument(
+        "--cwd",
+        type=Path,
+        default=Path("."),
+        help="the Pulumi project folder (holds Pulumi.yaml); default: .",
+    )
+    preview.add_argument("--stack", help="the stack whose Pulumi.<stack>.yaml config to use")
+    preview.add_argument(
+        "--policy-pack",
+        dest="policy_packs",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help=f"a policy pack folder (repeatable); default: {DEFAULT_POLICY_PACK}",
+    )
+    preview.add_argument(
+        "--policy-pack-config",
+        dest="policy_pack_configs",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="the CLI's JSON policy config for the pack at the same position (repeatable)",
+    )
+    preview.add_argument(
+        "--mode",
+        choices=MODES,
+        default="preview",
+        help="preview: values computed from other resources are unknown (a new stack); "
+        "update: plausible known outputs (ids, ARNs, URLs)",
+    )
+    preview.add_argument(
+        "--json", dest="json_path", type=Path, metavar="FILE", help="also write the report as JSON"
+    )
+    preview.add_argument(
+        "--diagram",
+        dest="diagram_path",
+        type=Path,
+        metavar="FILE",
+        help="also write a Mermaid diagram (one subgraph per region)",
+    )
+    return parser
+
+
+def _pack_configs(args: argparse.Namespace, pack_dirs: list[Path]) -> list[Path | None]:
+    configs: list[Path] = [p.resolve() for p in (args.policy_pack_configs or [])]
+    if not configs:
+        return [None] * len(pack_dirs)
+    if len(configs) != len(pack_dirs):
+        raise UsageError(
+            f"{len(configs)} --policy-pack-config for {len(pack_dirs)} --policy-pack: give one "
+            "config per pack, in the same order (as the Pulumi CLI does)"
+        )
+    return list(configs)
+
+
+def run_preview(args: argparse.Namespace, progress: Progress) -> PreviewResult:
+    # Imported here so that `--help` and argument errors answer before the SDK loads.
+    from .policy_runner import (
+        PackLauncher,
+        build_snapshots,
+        parse_pack_config,
+        run_pack,
+        validate_pack_dir,
+    )
+    from .project import load_stack
+    from .resilience import summarize
+    from .runner import run_program
+
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    pack_dirs = [validate_pack_dir(p) for p in (args.policy_packs or [DEFAULT_POLICY_PACK])]
+    config_paths = _pack_configs(args, pack_dirs)
+    pack_configs: list[dict[str, Any]] = [
+        parse_pack_config(path) if path is not None else {} for path in config_paths
+    ]
+    json_path = args.json_path.resolve() if args.json_path else None
+    diagram_path = args.diagram_path.resolve() if args.diagram_path else None
+
+    progress.update("reading the project and stack config")
+    stack = load_stack(args.cwd, args.stack)
+    preview = args.mode == "preview"
+
+    launcher = PackLauncher(pack_dirs)
+    try:
+        progress.update(f"running {stack.program_file.name} of {stack.project_name} ({args.mode})")
+        count = 0
+
+        def registered(_registration: object) -> None:
+            nonlocal count
+            count += 1
+            if count % 10 == 0:
+                progress.update(f"running the program: {count} resources registered")
+
+        program_started = time.perf_counter()
+        run = run_program(stack, preview=preview, on_register=registered)
+        timings["program_s"] = time.perf_counter() - program_started
+
+        progress.update("waiting for the policy packs to start")
+        waited = time.perf_counter()
+        processes = launcher.wait()
+        timings["pack_start_wait_s"] = time.perf_counter() - waited
+
+        partial = PreviewResult(stack=stack, mode=args.mode, run=run, packs=[], regions={})
+        snapshots = build_snapshots(
+            run.registrations, partial.stack_registration(), stack, preview=preview
+        )
+        analyzing = time.perf_counter()
+        packs: list[PackRun] = [
+            run_pack(process, directory, snapshots, config, config_path, progress.update)
+            for process, directory, config, config_path in zip(
+                processes, pack_dirs, pack_configs, config_paths, strict=True
+            )
+        ]
+        timings["analyze_s"] = time.perf_counter() - analyzing
+    finally:
+        launcher.close()
+
+    result = PreviewResult(
+        stack=stack, mode=args.mode, run=run, packs=packs, regions=summarize(run.registrations)
+    )
+    timings["total_s"] = time.perf_counter() - started
+    result.timings = timings
+
+    if json_path is not None:
+        from .json_report import write_report
+
+        write_report(result, json_path)
+    if diagram_path is not None:
+        from .diagram import write_diagram
+
+        write_diagram(result, diagram_path)
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    progress = Progress()
+    try:
+        result = run_preview(args, progress)
+    except OfflinePreviewError as error:
+        progress.clear()
+        sys.stdout.flush()
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        progress.clear()
+        print("error: interrupted", file=sys.stderr)
+        return EXIT_FAILURE
+    progress.clear()
+    from .render import render_report
+
+    sys.stdout.write(render_report(result))
+    sys.stdout.flush()
+    return result.exit_code

@@ -1,0 +1,356 @@
+"""Plausible outputs for `--mode update`: what a provider would report after creating a resource.
+
+Identifiers are derived from the resource's URN (stable from run to run), ARNs have the right
+shape for their service with account 123456789012 and the resource's region, and names follow
+Pulumi's auto-naming (`<logical name>-<7 hex>`) unless the program chose one. Only computed
+outputs are produced: the SDK itself hands a program its own inputs back in an update.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from pulumi import _types
+from pulumi.runtime import rpc
+
+#: The account every fake ARN belongs to (AWS's documentation account).
+ACCOUNT_ID: Final[str] = "123456789012"
+PARTITION: Final[str] = "aws"
+
+#: Services whose ARNs carry no region (their resources are global).
+_GLOBAL_ARN_SERVICES: Final[frozenset[str]] = frozenset(
+    {"iam", "route53", "s3", "cloudfront", "organizations", "waf", "shield"}
+)
+
+#: API Gateway's published hosted-zone ids for regional custom domains (alias targets).
+_API_GATEWAY_REGIONAL_ZONE_IDS: Final[dict[str, str]] = {
+    "us-east-1": "Z1UJRXOUMOOFQ8",
+    "us-east-2": "ZOJJZC49E0EPZ",
+    "us-west-1": "Z2MUQ32089INYE",
+    "us-west-2": "Z2OJLYMUO9EFXC",
+    "eu-west-1": "ZLY8HYME6SFDD",
+    "eu-west-2": "ZJ5UAJN8Y3Z2Q",
+    "eu-central-1": "Z1U9ULNL0V5AJ3",
+    "ap-southeast-1": "ZL327KTPIQFUL",
+    "ap-southeast-2": "Z2RPCDW04V8134",
+    "ap-northeast-1": "Z1YSHQZHG15GKL",
+}
+
+_ALPHANUMERIC: Final[str] = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def stable_hex(seed: str, length: int) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()[:length]
+
+
+def stable_token(seed: str, length: int, alphabet: str = _ALPHANUMERIC) -> str:
+    digest = hashlib.sha256(seed.encode()).digest()
+    return "".join(alphabet[digest[i % len(digest)] % len(alphabet)] for i in range(length))
+
+
+def stable_uuid(seed: str) -> str:
+    return str(uuid.UUID(hex=stable_hex(seed, 32)))
+
+
+def hosted_zone_id(seed: str) -> str:
+    return "Z" + stable_token(seed, 20, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+
+
+def api_gateway_regional_zone_id(region: str) -> str:
+    return _API_GATEWAY_REGIONAL_ZONE_IDS.get(region) or hosted_zone_id(f"apigw:{region}")
+
+
+def output_names(type_token: str) -> frozenset[str] | None:
+    """The engine names of a resource type's outputs, from the SDK class the program used."""
+    package, _, rest = type_token.partition(":")
+    module_name, _, _ = rest.partition(":")
+    module = rpc.get_resource_module(package, module_name, "")
+    mod_info = getattr(module, "mod_info", None)
+    if not isinstance(mod_info, Mapping):
+        return None
+    class_name = mod_info.get("classes", {}).get(type_token)
+    fqn = mod_info.get("fqn")
+    if not class_name or not fqn:
+        return None
+    import importlib
+
+    try:
+        resource_class = getattr(importlib.import_module(fqn), class_name)
+    except (ImportError, AttributeError):
+        return None
+    return frozenset(_types.resource_pulumi_to_py_names(resource_class))
+
+
+@dataclass(frozen=True)
+class ResourceFacts:
+    """What the generators need to know about one resource."""
+
+    type: str
+    name: str
+    urn: str
+    region: str
+    inputs: Mapping[str, Any]
+
+    @property
+    def service(self) -> str:
+        module = self.type.split(":")[1] if self.type.count(":") >= 2 else ""
+        return module.split("/")[0]
+
+    @property
+    def kind(self) -> str:
+        return self.type.rsplit(":", 1)[-1]
+
+    def known_input(self, key: str) -> str | None:
+        value = self.inputs.get(key)
+        return value if isinstance(value, str) and value else None
+
+    @property
+    def physical_name(self) -> str:
+        chosen = self.known_input("name")
+        if chosen is not None:
+            return chosen
+        prefix = self.known_input("namePrefix")
+        if prefix is not None:
+            return prefix + stable_hex(self.urn, 26)
+        return f"{self.name}-{stable_hex(self.urn, 7)}"
+
+    def arn(self, resource_part: str) -> str:
+        region = "" if self.service in _GLOBAL_ARN_SERVICES else self.region
+        return f"arn:{PARTITION}:{self.service}:{region}:{ACCOUNT_ID}:{resource_part}"
+
+
+def _rest_api_id(facts: ResourceFacts) -> str:
+    return facts.known_input("restApi") or stable_token(f"restapi:{facts.urn}", 10)
+
+
+# Per type: the physical id and the ARN (when the service's ARN shape is not the generic one).
+_IdRule = Callable[[ResourceFacts], str]
+_ID_RULES: Final[dict[str, _IdRule]] = {
+    "aws:sqs/queue:Queue": lambda f: (
+        f"https://sqs.{f.region}.amazonaws.com/{ACCOUNT_ID}/{f.physical_name}"
+    ),
+    "aws:sns/topic:Topic": lambda f: f.arn(f.physical_name),
+    "aws:sns/topicSubscription:TopicSubscription": lambda f: (
+        f"{f.known_input('topic') or f.arn('topic')}:{stable_uuid(f.urn)}"
+    ),
+    "aws:iam/policy:Policy": lambda f: f.arn(f"policy/{f.physical_name}"),
+    "aws:iam/rolePolicy:RolePolicy": lambda f: (
+        f"{f.known_input('role') or 'role'}:{f.physical_name}"
+    ),
+    "aws:apigateway/restApi:RestApi": lambda f: stable_token(f"restapi:{f.urn}", 10),
+    "aws:apigateway/resource:Resource": lambda f: stable_token(f.urn, 6),
+    "aws:apigateway/deployment:Deployment": lambda f: stable_token(f.urn, 6),
+    "aws:apigateway/stage:Stage": lambda f: (
+        f"ags-{_rest_api_id(f)}-{f.known_input('stageName') or 'stage'}"
+    ),
+    "aws:apigateway/method:Method": lambda f: f"agm-{_rest_api_id(f)}-{stable_token(f.urn, 6)}",
+    "aws:apigateway/integration:Integration": lambda f: (
+        f"agi-{_rest_api_id(f)}-{stable_token(f.urn, 6)}"
+    ),
+    "aws:apigateway/domainName:DomainName": lambda f: f.known_input("domainName") or f.name,
+    "aws:acm/certificate:Certificate": lambda f: f.arn(f"certificate/{stable_uuid(f.urn)}"),
+    "aws:route53/healthCheck:HealthCheck": lambda f: stable_uuid(f.urn),
+    "aws:route53/zone:Zone": lambda f: hosted_zone_id(f.urn),
+    "aws:route53/record:Record": lambda f: "_".join(
+        part
+        for part in (
+            f.known_input("zoneId") or "Z",
+            f.known_input("name") or f.name,
+            f.known_input("type") or "A",
+            f.known_input("setIdentifier") or "",
+        )
+        if part
+    ),
+    "aws:lambda/eventSourceMapping:EventSourceMapping": lambda f: stable_uuid(f.urn),
+    "aws:lambda/permission:Permission": lambda f: f.known_input("statementId") or f.physical_name,
+    "aws:kms/key:Key": lambda f: stable_uuid(f.urn),
+}
+
+_ArnRule = Callable[[ResourceFacts, str], str]
+_ARN_RULES: Final[dict[str, _ArnRule]] = {
+    "aws:sqs/queue:Queue": lambda f, _id: f.arn(f.physical_name),
+    "aws:sns/topic:Topic": lambda f, _id: f.arn(f.physical_name),
+    "aws:lambda/function:Function": lambda f, _id: f.arn(f"function:{f.physical_name}"),
+    "aws:dynamodb/table:Table": lambda f, _id: f.arn(f"table/{f.physical_name}"),
+    "aws:iam/role:Role": lambda f, _id: f.arn(f"role/{f.physical_name}"),
+    "aws:iam/policy:Policy": lambda f, _id: f.arn(f"policy/{f.physical_name}"),
+    "aws:iam/user:User": lambda f, _id: f.arn(f"user/{f.physical_name}"),
+    "aws:cloudwatch/logGroup:LogGroup": lambda f, _id: (
+        f"arn:{PARTITION}:logs:{f.region}:{ACCOUNT_ID}:log-group:{f.physical_name}"
+    ),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": lambda f, _id: f.arn(f"alarm:{f.physical_name}"),
+    "aws:apigateway/restApi:RestApi": lambda f, id_: (
+        f"arn:{PARTITION}:apigateway:{f.region}::/restapis/{id_}"
+    ),
+    "aws:apigateway/stage:Stage": lambda f, _id: (
+        f"arn:{PARTITION}:apigateway:{f.region}::/restapis/{_rest_api_id(f)}/stages/"
+        f"{f.known_input('stageName') or 'stage'}"
+    ),
+    "aws:apigateway/domainName:DomainName": lambda f, id_: (
+        f"arn:{PARTITION}:apigateway:{f.region}::/domainnames/{id_}"
+    ),
+    "aws:acm/certificate:Certificate": lambda f, id_: id_,
+    "aws:route53/healthCheck:HealthCheck": lambda f, id_: f.arn(f"healthcheck/{id_}"),
+    "aws:route53/zone:Zone": lambda f, id_: f.arn(f"hostedzone/{id_}"),
+    "aws:kinesis/stream:Stream": lambda f, _id: f.arn(f"stream/{f.physical_name}"),
+    "aws:sfn/stateMachine:StateMachine": lambda f, _id: (
+        f"arn:{PARTITION}:states:{f.region}:{ACCOUNT_ID}:stateMachine:{f.physical_name}"
+    ),
+    "aws:s3/bucket:Bucket": lambda f, _id: f"arn:{PARTITION}:s3:::{f.physical_name}",
+    "aws:s3/bucketV2:BucketV2": lambda f, _id: f"arn:{PARTITION}:s3:::{f.physical_name}",
+    "aws:kms/key:Key": lambda f, id_: f.arn(f"key/{id_}"),
+    "aws:lambda/eventSourceMapping:EventSourceMapping": lambda f, id_: f.arn(
+        f"event-source-mapping:{id_}"
+    ),
+}
+
+
+def _generic_arn(facts: ResourceFacts, _id: str) -> str:
+    kind = facts.kind
+    kebab = "".join(f"-{c.lower()}" if c.isupper() else c for c in kind).lstrip("-")
+    return facts.arn(f"{kebab}/{facts.physical_name}")
+
+
+def _certificate_validation_options(facts: ResourceFacts) -> list[dict[str, str]]:
+    domains = []
+    primary = facts.known_input("domainName")
+    if primary:
+        domains.append(primary)
+    alternatives = facts.inputs.get("subjectAlternativeNames")
+    if isinstance(alternatives, list):
+        domains.extend(d for d in alternatives if isinstance(d, str) and d not in domains)
+    options = []
+    for domain in domains:
+        token = stable_hex(f"{facts.urn}:{domain}", 32)
+        options.append(
+            {
+                "domainName": domain,
+                "resourceRecordName": f"_{token}.{domain}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": (
+                    f"_{stable_hex(token, 32)}.{stable_token(token, 10)}.acm-validations.aws."
+                ),
+            }
+        )
+    return options
+
+
+def _function_arn(facts: ResourceFacts) -> str:
+    named = facts.known_input("functionName") or facts.known_input("function") or facts.name
+    if named.startswith("arn:"):
+        return named
+    return f"arn:{PARTITION}:lambda:{facts.region}:{ACCOUNT_ID}:function:{named}"
+
+
+def plausible_outputs(facts: ResourceFacts) -> tuple[str, dict[str, Any]]:
+    """The id and computed outputs a provider would report for a freshly created resource."""
+    id_rule = _ID_RULES.get(facts.type)
+    resource_id = id_rule(facts) if id_rule else facts.physical_name
+    names = output_names(facts.type)
+    if names is None:
+        return resource_id, {}
+
+    outputs: dict[str, Any] = {}
+
+    def offer(key: str, make: Callable[[], Any]) -> None:
+        if key in names and key not in facts.inputs:
+            outputs[key] = make()
+
+    arn_rule = _ARN_RULES.get(facts.type, _generic_arn)
+    arn = arn_rule(facts, resource_id)
+    offer("arn", lambda: arn)
+    offer("name", lambda: facts.physical_name)
+    offer("tagsAll", lambda: dict(facts.inputs.get("tags") or {}))
+
+    if facts.type == "aws:sqs/queue:Queue":
+        offer("url", lambda: resource_id)
+    elif facts.type == "aws:lambda/function:Function":
+        offer(
+            "invokeArn",
+            lambda: (
+                f"arn:{PARTITION}:apigateway:{facts.region}:lambda:path/2015-03-31/functions/"
+                f"{arn}/invocations"
+            ),
+        )
+        offer("qualifiedArn", lambda: f"{arn}:$LATEST")
+        offer(
+            "qualifiedInvokeArn",
+            lambda: (
+                f"arn:{PARTITION}:apigateway:{facts.region}:lambda:path/2015-03-31/functions/"
+                f"{arn}:$LATEST/invocations"
+            ),
+        )
+        offer("version", lambda: "$LATEST")
+    elif facts.type == "aws:dynamodb/table:Table":
+        offer("streamArn", lambda: f"{arn}/stream/2025-01-01T00:00:00.000")
+        offer("streamLabel", lambda: "2025-01-01T00:00:00.000")
+    elif facts.type == "aws:iam/role:Role":
+        offer(
+            "uniqueId",
+            lambda: "AROA" + stable_token(facts.urn, 17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+        )
+    elif facts.type == "aws:apigateway/restApi:RestApi":
+        offer("rootResourceId", lambda: stable_token(f"root:{facts.urn}", 10))
+        offer(
+            "executionArn",
+            lambda: f"arn:{PARTITION}:execute-api:{facts.region}:{ACCOUNT_ID}:{resource_id}",
+        )
+    elif facts.type == "aws:apigateway/stage:Stage":
+        stage = facts.known_input("stageName") or "stage"
+        offer(
+            "invokeUrl",
+            lambda: (
+                f"https://{_rest_api_id(facts)}.execute-api.{facts.region}.amazonaws.com/{stage}"
+            ),
+        )
+        offer(
+            "executionArn",
+            lambda: (
+                f"arn:{PARTITION}:execute-api:{facts.region}:{ACCOUNT_ID}:{_rest_api_id(facts)}/{stage}"
+            ),
+        )
+    elif facts.type == "aws:apigateway/deployment:Deployment":
+        offer(
+            "invokeUrl",
+            lambda: f"https://{_rest_api_id(facts)}.execute-api.{facts.region}.amazonaws.com/",
+        )
+        offer(
+            "executionArn",
+            lambda: (
+                f"arn:{PARTITION}:execute-api:{facts.region}:{ACCOUNT_ID}:{_rest_api_id(facts)}/"
+            ),
+        )
+    elif facts.type == "aws:apigateway/resource:Resource":
+        offer("path", lambda: "/" + (facts.known_input("pathPart") or ""))
+    elif facts.type == "aws:apigateway/domainName:DomainName":
+        offer(
+            "regionalDomainName",
+            lambda: f"d-{stable_token(facts.urn, 10)}.execute-api.{facts.region}.amazonaws.com",
+        )
+        offer("regionalZoneId", lambda: api_gateway_regional_zone_id(facts.region))
+        offer("domainNameId", lambda: stable_token(f"domain:{facts.urn}", 10))
+    elif facts.type == "aws:acm/certificate:Certificate":
+        offer("domainValidationOptions", lambda: _certificate_validation_options(facts))
+        offer("status", lambda: "ISSUED")
+    elif facts.type == "aws:route53/zone:Zone":
+        offer("zoneId", lambda: resource_id)
+        offer(
+            "nameServers",
+            lambda: [
+                f"ns-{n}.awsdns-{n % 64:02d}.{tld}"
+                for n, tld in zip(range(101, 105), ("com", "net", "org", "co.uk"), strict=True)
+            ],
+        )
+    elif facts.type == "aws:route53/record:Record":
+        offer("fqdn", lambda: facts.known_input("name") or facts.name)
+    elif facts.type == "aws:lambda/eventSourceMapping:EventSourceMapping":
+        offer("uuid", lambda: resource_id)
+        offer("functionArn", lambda: _function_arn(facts))
+        offer("state", lambda: "Enabled")
+    elif facts.type == "aws:cloudwatch/logGroup:LogGroup":
+        offer("logGroupClass", lambda: "STANDARD")
+    return resource_id, outputs

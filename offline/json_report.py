@@ -1,0 +1,114 @@
+"""The machine-readable report (`--json FILE`).
+
+Shape: `{"resources": [{urn, type, name, parent, region, inputs}], "policies": [{pack, name,
+level}], "violations": [{pack, policy, level, urn, message}], "summary": {...}}`. Inputs keep the
+engine's unknown sentinel (`summary.unknown_value`) where a value was unknown at preview; secrets
+are replaced by "[secret]" and assets/archives by a short description.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Final
+
+from pulumi.runtime.rpc import UNKNOWN
+
+from .model import ADVISORY, PreviewResult
+from .recording import SECRET_SIGNATURE, SECRET_SIGNATURE_KEY
+
+_ASSET_SIGNATURE: Final[str] = "c44067f5952c0a294b673a41bacd8c17"
+_ARCHIVE_SIGNATURE: Final[str] = "0def7320c3a5731c473e5ecbe6d01bc7"
+
+
+def json_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        signature = value.get(SECRET_SIGNATURE_KEY)
+        if signature == SECRET_SIGNATURE:
+            return "[secret]"
+        if signature in (_ASSET_SIGNATURE, _ARCHIVE_SIGNATURE):
+            kind = "asset" if signature == _ASSET_SIGNATURE else "archive"
+            rest = {k: json_value(v) for k, v in value.items() if k != SECRET_SIGNATURE_KEY}
+            return {kind: rest}
+        return {key: json_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_value(item) for item in value]
+    return value
+
+
+def build_report(result: PreviewResult) -> dict[str, Any]:
+    stack = result.stack_registration()
+    resources: list[dict[str, Any]] = [
+        {
+            "urn": stack.urn,
+            "type": stack.type,
+            "name": stack.name,
+            "parent": "",
+            "region": None,
+            "custom": False,
+            "inputs": {},
+        }
+    ]
+    for resource in sorted(result.shown_resources(), key=lambda r: r.urn):
+        resources.append(
+            {
+                "urn": resource.urn,
+                "type": resource.type,
+                "name": resource.name,
+                "parent": resource.parent,
+                "region": resource.region,
+                "custom": resource.custom,
+                "inputs": json_value(resource.inputs),
+            }
+        )
+    policies = [
+        {"pack": policy.pack, "name": policy.name, "level": policy.level}
+        for pack in result.packs
+        for policy in pack.policies
+    ]
+    violations = [
+        {
+            "pack": v.pack,
+            "policy": v.policy,
+            "level": v.level,
+            "urn": v.urn,
+            "message": v.message,
+        }
+        for v in result.violations
+    ]
+    summary = {
+        "project": result.stack.project_name,
+        "stack": result.stack.stack,
+        "mode": result.mode,
+        "exit_code": result.exit_code,
+        "resources": result.counts(),
+        "mandatory_violations": len(result.mandatory),
+        "advisory_violations": sum(1 for v in result.violations if v.level == ADVISORY),
+        "cant_run_at_preview": sum(1 for v in result.violations if v.is_cant_run),
+        "packs": [
+            {
+                "name": p.name,
+                "directory": p.directory,
+                "policies": len(p.policies),
+                "violations": len(p.violations),
+            }
+            for p in result.packs
+        ],
+        "regions": {name: summary.to_json() for name, summary in result.regions.items()},
+        "outputs": json_value(result.run.exports),
+        "unknown_value": UNKNOWN,
+        "timings": {key: round(value, 3) for key, value in result.timings.items()},
+    }
+    return {
+        "resources": resources,
+        "policies": policies,
+        "violations": violations,
+        "summary": summary,
+    }
+
+
+def write_report(result: PreviewResult, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(build_report(result), indent=2, sort_keys=False) + "\n", encoding="utf-8"
+    )

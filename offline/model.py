@@ -1,0 +1,109 @@
+"""The result of one offline preview, shared by the text, JSON and diagram renderers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from .project import StackConfig
+from .recording import STACK_TYPE, Registration
+from .resilience import RegionSummary
+from .runner import ProgramRun
+
+MANDATORY: Final[str] = "mandatory"
+ADVISORY: Final[str] = "advisory"
+#: The pack SDK's message when a policy met an unknown value and gave no verdict.
+CANT_RUN_MARKER: Final[str] = "can't run policy"
+
+
+@dataclass(frozen=True)
+class PackPolicy:
+    pack: str
+    name: str
+    level: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Violation:
+    pack: str
+    policy: str
+    level: str
+    urn: str
+    message: str
+    description: str = ""
+
+    @property
+    def is_cant_run(self) -> bool:
+        return CANT_RUN_MARKER in self.message
+
+
+@dataclass
+class PackRun:
+    """One policy pack's part of the preview."""
+
+    name: str
+    directory: str
+    policies: list[PackPolicy] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    duration_s: float = 0.0
+
+
+@dataclass
+class PreviewResult:
+    stack: StackConfig
+    mode: str
+    run: ProgramRun
+    packs: list[PackRun]
+    regions: dict[str, RegionSummary]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def violations(self) -> list[Violation]:
+        return [v for pack in self.packs for v in pack.violations]
+
+    @property
+    def mandatory(self) -> list[Violation]:
+        return [v for v in self.violations if v.level == MANDATORY]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.mandatory else 0
+
+    @property
+    def stack_name(self) -> str:
+        return f"{self.stack.project_name}-{self.stack.stack}"
+
+    def stack_registration(self) -> Registration:
+        """The root `pulumi:pulumi:Stack`, whose outputs are the program's exports."""
+        return Registration(
+            sequence=-1,
+            urn=self.run.stack_urn,
+            type=STACK_TYPE,
+            name=self.stack_name,
+            parent="",
+            custom=False,
+            dependencies=[],
+            property_dependencies={},
+            inputs={},
+            outputs=dict(self.run.exports),
+        )
+
+    def shown_resources(self) -> list[Registration]:
+        """What `pulumi preview` lists: the program's resources (default providers are hidden)."""
+        return list(self.run.registrations)
+
+    def counts(self) -> dict[str, Any]:
+        resources = self.shown_resources()
+        by_region: dict[str, int] = {}
+        for resource in resources:
+            if resource.custom:
+                key = resource.region or "global"
+                by_region[key] = by_region.get(key, 0) + 1
+        return {
+            "total": len(resources) + 1,
+            "custom": sum(1 for r in resources if r.custom),
+            "components": sum(1 for r in resources if not r.custom) + 1,
+            "read": sum(1 for r in resources if r.read),
+            "by_region": dict(sorted(by_region.items(), key=lambda kv: (kv[0] == "global", kv[0]))),
+        }

@@ -1,0 +1,329 @@
+"""Plain-text report, laid out like `pulumi preview`: resources, diagnostics, policies, outputs,
+then the resilience numbers per region."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from pulumi.runtime.rpc import UNKNOWN
+
+from .model import ADVISORY, MANDATORY, PreviewResult, Violation
+from .recording import SECRET_SIGNATURE, SECRET_SIGNATURE_KEY, Registration
+from .resilience import GLOBAL_REGION, Number, RegionSummary
+
+MULTI_REGION = "multi-region"
+_INDENT = "    "
+
+
+def split_urn(urn: str) -> tuple[str, str]:
+    """(type, name) of a URN: `urn:pulumi:<stack>::<project>::<parent$type>::<name>`."""
+    parts = urn.split("::", 3)
+    if len(parts) < 4:
+        return "", urn
+    return parts[2].split("$")[-1], parts[3]
+
+
+class _Tree:
+    def __init__(self, result: PreviewResult) -> None:
+        self.root = result.stack_registration()
+        self.nodes = {r.urn: r for r in result.shown_resources()}
+        self.children: dict[str, list[Registration]] = defaultdict(list)
+        for node in self.nodes.values():
+            parent = node.parent if node.parent in self.nodes else self.root.urn
+            self.children[parent].append(node)
+        for siblings in self.children.values():
+            siblings.sort(key=lambda r: (r.name, r.type))
+        self._regions: dict[str, frozenset[str]] = {}
+
+    def regions_below(self, node: Registration) -> frozenset[str]:
+        cached = self._regions.get(node.urn)
+        if cached is not None:
+            return cached
+        found: set[str] = set()
+        if node.custom:
+            found.add(node.region or GLOBAL_REGION)
+        for child in self.children.get(node.urn, []):
+            found |= self.regions_below(child)
+        result = frozenset(found)
+        self._regions[node.urn] = result
+        return result
+
+    def group_of(self, node: Registration) -> str:
+        regions = self.regions_below(node)
+        if len(regions) == 1:
+            return next(iter(regions))
+        return GLOBAL_REGION if not regions else MULTI_REGION
+
+    def count_below(self, node: Registration) -> int:
+        return sum(1 + self.count_below(child) for child in self.children.get(node.urn, []))
+
+
+def _group_order(label: str) -> tuple[int, str]:
+    return ({GLOBAL_REGION: 1, MULTI_REGION: 2}.get(label, 0), label)
+
+
+def render_tree(result: PreviewResult) -> list[str]:
+    tree = _Tree(result)
+    rows: list[tuple[str, str, str]] = []
+
+    def add(node: Registration, prefix: str, connector: str) -> None:
+        region = (node.region or GLOBAL_REGION) if node.custom else ""
+        if node.read:
+            region += " (read, not managed)"
+        if not node.custom and tree.children.get(node.urn):
+            region = f"({tree.count_below(node)} below)"
+        rows.append((prefix + connector + node.type, node.name, region))
+        child_prefix = prefix + ("   " if connector in ("└─ ", "") else "│  ")
+        walk(node, child_prefix)
+
+    def walk(node: Registration, prefix: str) -> None:
+        children = tree.children.get(node.urn, [])
+        groups: dict[str, list[Registration]] = defaultdict(list)
+        for child in children:
+            groups[tree.group_of(child)].append(child)
+        if len(groups) <= 1:
+            for index, child in enumerate(children):
+                add(child, prefix, "└─ " if index == len(children) - 1 else "├─ ")
+            return
+        labels = sorted(groups, key=_group_order)
+        for group_index, label in enumerate(labels):
+            last_group = group_index == len(labels) - 1
+            members = groups[label]
+            total = sum(1 + tree.count_below(m) for m in members)
+            rows.append(
+                (prefix + ("└─ " if last_group else "├─ ") + f"[{label}]", "", f"({total})")
+            )
+            inner = prefix + ("   " if last_group else "│  ")
+            for index, child in enumerate(members):
+                add(child, inner, "└─ " if index == len(members) - 1 else "├─ ")
+
+    add(tree.root, "", "")
+    type_width = max(len(row[0]) for row in rows) + 2
+    name_width = max(len(row[1]) for row in rows) + 2
+    lines = [f"{_INDENT}{'Type':<{type_width}}{'Name':<{name_width}}Region"]
+    lines += [f"{_INDENT}{t:<{type_width}}{n:<{name_width}}{r}".rstrip() for t, n, r in rows]
+    return lines
+
+
+def _plain(value: Any) -> Any:
+    """A value for display: secrets hidden, unknowns marked, whole numbers without ".0"."""
+    if value == UNKNOWN:
+        return "[unknown]"
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        if value.get(SECRET_SIGNATURE_KEY) == SECRET_SIGNATURE:
+            return "[secret]"
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def render_outputs(exports: dict[str, Any]) -> list[str]:
+    if not exports:
+        return []
+    width = max(len(key) for key in exports) + 2
+    lines = ["Outputs:"]
+    for key in sorted(exports):
+        shown = _plain(exports[key])
+        text = shown if isinstance(shown, str) else json.dumps(shown, indent=2, sort_keys=True)
+        first, *rest = str(text).splitlines() or [""]
+        lines.append(f"{_INDENT}{key + ':':<{width}}{first}")
+        lines.extend(f"{_INDENT}{'':<{width}}{line}" for line in rest)
+    return lines
+
+
+def render_diagnostics(result: PreviewResult) -> list[str]:
+    printed = result.run.stdout.strip("\n")
+    logs = [(level, message) for level, message in result.run.logs if level != "debug"]
+    warnings = list(result.stack.warnings)
+    if not printed and not logs and not warnings:
+        return []
+    lines = ["Diagnostics:", f"  pulumi:pulumi:Stack ({result.stack_name}):"]
+    lines += [f"{_INDENT}warning: {w}" for w in warnings]
+    lines += [f"{_INDENT}{line}" for line in printed.splitlines()]
+    for level, message in logs:
+        first, *rest = message.strip().splitlines() or [""]
+        lines.append(f"{_INDENT}{level}: {first}")
+        lines += [f"{_INDENT}  {line}" for line in rest]
+    return lines
+
+
+def _own_message(violation: Violation) -> str:
+    """The SDK prefixes every message with the policy's description; it is shown once above."""
+    message = violation.message.strip()
+    description = violation.description.strip()
+    if description and message.startswith(description):
+        message = message[len(description) :].strip() or message
+    return message
+
+
+def _violation_lines(violation: Violation) -> list[str]:
+    if violation.urn:
+        kind, name = split_urn(violation.urn)
+        where = f"{kind}  {name}"
+    else:
+        where = "(stack)"
+    lines = [f"{_INDENT * 3}{where}"]
+    lines += [f"{_INDENT * 3}  {line}" for line in _own_message(violation).splitlines()]
+    if violation.urn:
+        lines.append(f"{_INDENT * 3}  {violation.urn}")
+    return lines
+
+
+def render_policies(result: PreviewResult) -> list[str]:
+    lines = ["Policy Packs:"]
+    for pack in result.packs:
+        mandatory = sum(1 for v in pack.violations if v.level == MANDATORY)
+        other = len(pack.violations) - mandatory
+        verdict = "FAILED" if mandatory else ("passed with advisories" if other else "passed")
+        lines.append(
+            f"{_INDENT}{pack.name} ({len(pack.policies)} policies, {pack.directory}): {verdict}"
+            + (f" - {mandatory} mandatory, {other} other" if pack.violations else "")
+        )
+        by_policy: dict[tuple[str, str], list[Violation]] = defaultdict(list)
+        for violation in pack.violations:
+            by_policy[(violation.policy, violation.level)].append(violation)
+        order = sorted(by_policy, key=lambda key: (key[1] != MANDATORY, key[0]))
+        for policy, level in order:
+            found = by_policy[(policy, level)]
+            lines.append(f"{_INDENT * 2}- [{level}]  {policy}  ({len(found)})")
+            description = found[0].description.strip()
+            if description:
+                lines.append(f"{_INDENT * 2}  {description}")
+            for violation in sorted(found, key=lambda v: (v.urn, v.message)):
+                lines += _violation_lines(violation)
+    return lines
+
+
+def _mark(ok: bool | None) -> str:
+    return {True: "ok", False: "VIOLATES", None: "unknown at preview"}[ok]
+
+
+def _seconds(number: Number) -> str:
+    return number.show("s")
+
+
+def render_region(summary: RegionSummary) -> list[str]:
+    pad = _INDENT * 2
+    lines = [f"{_INDENT}{summary.region} ({summary.resources} resources)"]
+    for chain in summary.timeout_chains:
+        ms = chain.integration_timeout_ms
+        api = "unknown at preview" if ms.value is None else f"{ms.value / 1000:g} s"
+        limit = f"<= {chain.max_function_timeout_s} s" if chain.max_function_timeout_s else "?"
+        lines.append(
+            f"{pad}timeout chain  API {chain.integration} {api} -> function "
+            f"{chain.function or '(not linked)'} {_seconds(chain.function_timeout_s)} "
+            f"(needs {limit}): {_mark(chain.ok)}"
+        )
+    for consumer in summary.queue_consumers:
+        ratio = f"{consumer.ratio:g}x" if consumer.ratio is not None else "unknown at preview"
+        needed = (
+            f">= {consumer.required_visibility_timeout_s} s"
+            if consumer.required_visibility_timeout_s is not None
+            else "unknown at preview"
+        )
+        lines.append(
+            f"{pad}queue          {consumer.queue} visibility "
+            f"{_seconds(consumer.visibility_timeout_s)}"
+            f" vs consumer {consumer.function or '(not linked)'} "
+            f"{_seconds(consumer.function_timeout_s)} + batching window "
+            f"{_seconds(consumer.batching_window_s)}: ratio {ratio} (needs {needed}): "
+            f"{_mark(consumer.ok)}"
+        )
+    for redrive in summary.redrives:
+        count = redrive.max_receive_count
+        count_text = "unknown at preview" if count.value is None else f"{count.value:g}"
+        lines.append(
+            f"{pad}redrive        {redrive.queue or '(not linked)'} -> "
+            f"{redrive.dead_letter_queue or '(not linked)'} ({redrive.style}): maxReceiveCount "
+            f"{count_text}, retention {_seconds(redrive.queue_retention_s)} -> DLQ "
+            f"{_seconds(redrive.dead_letter_retention_s)}: {_mark(redrive.ok)}"
+        )
+    for failover in summary.failovers:
+        if failover.health_check is None:
+            lines.append(
+                f"{pad}failover       {failover.record}: no health check, Route53 keeps answering "
+                "with this region when it fails"
+            )
+            continue
+        estimate = (
+            f"~{failover.estimated_failover_s} s"
+            if failover.estimated_failover_s is not None
+            else "unknown at preview"
+        )
+        lines.append(
+            f"{pad}failover       {failover.record}: every {_seconds(failover.interval_s)} x "
+            f"{failover.failure_threshold.show('failures')} + TTL {_seconds(failover.record_ttl_s)}"
+            f" = {estimate}"
+        )
+    return lines
+
+
+def render_resilience(regions: dict[str, RegionSummary]) -> list[str]:
+    lines = ["Resilience summary (per region):"]
+    shown = [summary for summary in regions.values() if not summary.is_empty()]
+    if not shown:
+        lines.append(
+            f"{_INDENT}no API integrations, queue consumers, redrives or latency records found"
+        )
+    for summary in shown:
+        lines += render_region(summary)
+    return lines
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def render_counts(result: PreviewResult) -> list[str]:
+    counts = result.counts()
+    per_region = ", ".join(f"{region} {n}" for region, n in counts["by_region"].items())
+    created = counts["total"] - counts["read"]
+    read = f", {counts['read']} to read" if counts["read"] else ""
+    return [
+        "Resources:",
+        f"{_INDENT}{created} to create{read} ({_plural(counts['custom'], 'resource')}, "
+        f"{_plural(counts['components'], 'component')})"
+        + (f"; by region: {per_region}" if per_region else ""),
+    ]
+
+
+def render_result_line(result: PreviewResult) -> str:
+    violations = result.violations
+    mandatory = len(result.mandatory)
+    advisory = sum(1 for v in violations if v.level == ADVISORY)
+    cant_run = sum(1 for v in violations if v.is_cant_run)
+    extra = f" ({cant_run} could not run at preview)" if cant_run else ""
+    return (
+        f"Result: {mandatory} mandatory violation(s), {advisory} advisory{extra} -> exit "
+        f"{result.exit_code}"
+    )
+
+
+def render_report(result: PreviewResult) -> str:
+    header = (
+        f"Previewing {result.mode} of stack {result.stack.stack} "
+        f"(project {result.stack.project_name}, offline under mocks"
+        + (
+            ", every output of a new resource unknown"
+            if result.mode == "preview"
+            else ", plausible outputs"
+        )
+        + ")"
+    )
+    sections: list[Iterable[str]] = [
+        [header],
+        render_tree(result),
+        render_diagnostics(result),
+        render_policies(result),
+        render_outputs(result.run.exports),
+        render_counts(result),
+        render_resilience(result.regions),
+        [render_result_line(result)],
+    ]
+    return "\n\n".join("\n".join(section) for section in sections if section) + "\n"
