@@ -48,6 +48,23 @@ def ensure_environment() -> None:
     STAMP.write_text(fingerprint)
 
 
+#: Lint and type checks before the tests: (folder, command, extra MYPYPATH entries). mypy runs
+#: per folder because the Lambda handlers, the policy pack and each test folder are separate
+#: import roots (as they are at run time), each with its own `__main__`/`conftest` modules.
+_MYPY = ["mypy", "--config-file", str(ROOT / "pyproject.toml")]
+CHECKS: list[tuple[str, list[str], list[str]]] = [
+    (".", ["ruff", "check", "."], []),
+    (".", [*_MYPY, "components", "offline", "benchmarks", "__main__.py", "run.py"], ["policies"]),
+    ("policies", [*_MYPY, "__main__.py", "resilience_policies"], []),
+    ("handlers", [*_MYPY, "."], []),
+    *[
+        (f"tests/{suite}", [*_MYPY, "."], ["handlers", "policies", "tests/components"])
+        for suite in ("components", "integration", "policies", "handlers")
+    ],
+    ("tests/offline", [*_MYPY, "--exclude", "programs", "."], ["policies"]),
+]
+
+
 def run(command: list[str]) -> int:
     return subprocess.run(command, cwd=ROOT).returncode
 
@@ -60,21 +77,18 @@ def main(argv: list[str]) -> int:
     action, rest = argv[0], argv[1:]
     if action == "preview":
         return run([str(PYTHON), "-m", "offline", "preview", "--stack", "prod", *rest])
-    checks = [
-        [str(PYTHON), "-m", "ruff", "check", "."],
-        [str(PYTHON), "-m", "mypy"],
-        [str(PYTHON), "-m", "pytest", *rest],
-    ]
-    for check in checks:
-        print(
-            "$",
-            " ".join(Path(check[0]).name if i == 0 else part for i, part in enumerate(check)),
-            flush=True,
-        )
-        code = run(check)
+    for folder, command, extra_path in CHECKS:
+        env = dict(os.environ)
+        if extra_path:
+            env["MYPYPATH"] = os.pathsep.join(str(ROOT / part) for part in extra_path)
+        print(f"$ (cd {folder}) {' '.join(command)}", flush=True)
+        code = subprocess.run(
+            [str(PYTHON), "-m", *command], cwd=ROOT / folder, env=env
+        ).returncode
         if code != 0:
             return code
-    return 0
+    print(f"$ pytest {' '.join(rest)}", flush=True)
+    return run([str(PYTHON), "-m", "pytest", *rest])
 
 
 if __name__ == "__main__":

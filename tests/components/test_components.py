@@ -37,7 +37,7 @@ CODE = pulumi.AssetArchive(
 
 
 def consumer(timeout_s: int = 60, **changes: object) -> FunctionArgs:
-    return FunctionArgs(handler="app.handler", code=CODE, timeout_s=timeout_s, **changes)  # type: ignore[arg-type]
+    return FunctionArgs(handler="app.handler", code=CODE, timeout_s=timeout_s, **changes)
 
 
 def test_queue_worker_derives_visibility_from_its_consumer(
@@ -151,7 +151,7 @@ def _api(run_components: Callable[..., Run], timeout_s: int, **changes: object) 
                 routes=[Route("GET", "health"), Route("GET", "items/{id}"), Route("POST", "items")],
                 domain_name="shop.example.com",
                 zone_id="Z1",
-                **changes,  # type: ignore[arg-type]
+                **changes,
             ),
             region="ap-northeast-1",
         )
@@ -206,7 +206,7 @@ def test_function_outliving_the_integration_is_refused(run_components: Callable[
 def test_api_needs_its_health_route() -> None:
     with pytest.raises(ValueError, match="health_path"):
         RegionalApiArgs(
-            handler=None,  # type: ignore[arg-type]
+            handler=None,
             routes=[Route("GET", "items")],
             domain_name="x.example.com",
             zone_id="Z",
@@ -283,7 +283,7 @@ def test_latency_routing_refuses_bad_args(changes: dict[str, object], message: s
     endpoint = RegionalEndpoint("us-east-1", "a", "b", "c", "/health")
     args = LatencyRoutingArgs(
         zone_id="Z", record_name="x.example.com", endpoints=[endpoint], **changes
-    )  # type: ignore[arg-type]
+    )
     with pytest.raises(ValueError, match=message):
         args.validate()
 

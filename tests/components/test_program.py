@@ -7,8 +7,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from conftest import prod_config, run_program
 from harness import UNKNOWN, Registered, Run
+from program_runs import prod_config, run_program
 
 from resilience_policies import thresholds
 

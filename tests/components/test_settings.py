@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import REPO, prod_config, run_program
+from program_runs import REPO, prod_config, run_program
 from resilient_serverless import ConfigError, ServiceSettings, settings_from_mapping
 from resilient_serverless.settings import CONFIG_KEYS, CONFIG_NAMESPACE
 
