@@ -192,45 +192,51 @@ class QueueWorker(pulumi.ComponentResource):
         )
 
         alarm_actions = [args.alarm_action_arn] if args.alarm_action_arn is not None else []
-        self.dlq_depth_alarm = aws.cloudwatch.MetricAlarm(
-            f"{name}-dlq-depth",
-            region=region,
-            alarm_description=(
-                f"Messages in the DLQ of {name} ({region}): tasks that failed "
-                f"{args.max_receive_count} times. Inspect, fix, then replay."
-            ),
-            namespace="AWS/SQS",
-            metric_name="ApproximateNumberOfMessagesVisible",
-            dimensions={"QueueName": self.dead_letter_queue.name},
-            statistic="Maximum",
-            period=60,
-            evaluation_periods=1,
-            threshold=thresholds.DLQ_DEPTH_ALARM_THRESHOLD,
-            comparison_operator="GreaterThanThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=alarm_actions,
-            ok_actions=alarm_actions,
-            opts=child,
+
+        def queue_alarm(
+            suffix: str,
+            queue: aws.sqs.Queue,
+            metric: str,
+            threshold: float,
+            evaluation_periods: int,
+            description: str,
+        ) -> aws.cloudwatch.MetricAlarm:
+            # Alarms and their OK transitions go to the same action, so on-call sees recovery.
+            return aws.cloudwatch.MetricAlarm(
+                f"{name}-{suffix}",
+                region=region,
+                alarm_description=description,
+                namespace="AWS/SQS",
+                metric_name=metric,
+                dimensions={"QueueName": queue.name},
+                statistic="Maximum",
+                period=60,
+                evaluation_periods=evaluation_periods,
+                threshold=threshold,
+                comparison_operator="GreaterThanThreshold",
+                treat_missing_data="notBreaching",
+                alarm_actions=alarm_actions,
+                ok_actions=alarm_actions,
+                opts=child,
+            )
+
+        self.dlq_depth_alarm = queue_alarm(
+            "dlq-depth",
+            self.dead_letter_queue,
+            "ApproximateNumberOfMessagesVisible",
+            thresholds.DLQ_DEPTH_ALARM_THRESHOLD,
+            1,
+            f"Messages in the DLQ of {name} ({region}): tasks that failed "
+            f"{args.max_receive_count} times. Inspect, fix, then replay.",
         )
-        self.oldest_message_alarm = aws.cloudwatch.MetricAlarm(
-            f"{name}-oldest-message",
-            region=region,
-            alarm_description=(
-                f"The oldest message in {name} ({region}) waited more than "
-                f"{args.oldest_message_alarm_s} s: the consumer is not keeping up or is failing."
-            ),
-            namespace="AWS/SQS",
-            metric_name="ApproximateAgeOfOldestMessage",
-            dimensions={"QueueName": self.queue.name},
-            statistic="Maximum",
-            period=60,
-            evaluation_periods=5,
-            threshold=args.oldest_message_alarm_s,
-            comparison_operator="GreaterThanThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=alarm_actions,
-            ok_actions=alarm_actions,
-            opts=child,
+        self.oldest_message_alarm = queue_alarm(
+            "oldest-message",
+            self.queue,
+            "ApproximateAgeOfOldestMessage",
+            args.oldest_message_alarm_s,
+            5,
+            f"The oldest message in {name} ({region}) waited more than "
+            f"{args.oldest_message_alarm_s} s: the consumer is not keeping up or is failing.",
         )
         self.register_outputs(
             {

@@ -104,9 +104,10 @@ def _unknown_policies(
 # -- snapshots ------------------------------------------------------------------------------
 
 
-def _snapshot(
-    registration: Registration, properties: dict[str, Any], provider: str
+def snapshot_of(
+    registration: Registration, properties: dict[str, Any], provider: str = ""
 ) -> ResourceSnapshot:
+    """What a pack receives for one registration, with the given properties."""
     return ResourceSnapshot(
         urn=registration.urn,
         type=registration.type,
@@ -172,7 +173,7 @@ def build_snapshots(
     and outputs."""
     providers: dict[str, tuple[ResourceSnapshot, str]] = {}
     explicit: dict[str, ResourceSnapshot] = {}
-    whole = [_snapshot(root, dict(root.outputs), "")]
+    whole = [snapshot_of(root, dict(root.outputs), "")]
     pending: list[tuple[Registration, str]] = []
     for registration in registrations:
         provider_ref = registration.provider
@@ -184,14 +185,14 @@ def build_snapshots(
             provider_ref = providers[package][1]
         pending.append((registration, provider_ref))
         if is_provider:
-            explicit[registration.urn] = _snapshot(registration, registration.inputs, "")
+            explicit[registration.urn] = snapshot_of(registration, registration.inputs, "")
 
     by_provider_urn = {snapshot.urn: snapshot for snapshot, _ in providers.values()} | explicit
     analyze: list[tuple[ResourceSnapshot, ResourceSnapshot | None]] = []
     whole += [snapshot for snapshot, _ in providers.values()]
     for registration, provider_ref in pending:
         state = registration.inputs if preview else {**registration.inputs, **registration.outputs}
-        whole.append(_snapshot(registration, state, provider_ref))
+        whole.append(snapshot_of(registration, state, provider_ref))
         # A resource read with `.get()` is not the program's to change: the engine analyzes
         # only what it would create or update, and lists reads in the stack.
         if (
@@ -202,7 +203,7 @@ def build_snapshots(
             provider_urn = provider_ref.rpartition("::")[0] if provider_ref else ""
             analyze.append(
                 (
-                    _snapshot(registration, registration.inputs, provider_ref),
+                    snapshot_of(registration, registration.inputs, provider_ref),
                     by_provider_urn.get(provider_urn),
                 )
             )

@@ -82,7 +82,9 @@ def test_queue_worker_grants_the_consumer_only_its_queue(
     )
     statements = json.loads(run.named("jobs-consumer-policy").inputs["policy"])["Statement"]
     consume = next(s for s in statements if s["Sid"] == "ConsumeWorkQueue")
-    assert consume["Resource"] == ["arn:aws:sqs:us-west-2:123456789012:jobs-queue-1234567"]
+    queue_arn = run.named("jobs-queue").outputs["arn"]
+    assert queue_arn.startswith("arn:aws:sqs:us-west-2:")
+    assert consume["Resource"] == [queue_arn]
     assert "sqs:SendMessage" not in consume["Action"]
 
 
@@ -237,7 +239,9 @@ def test_global_table_replicas_and_scoped_arn(run_components: Callable[..., Run]
     assert table.inputs["region"] == "eu-west-1"
     assert [r["regionName"] for r in table.inputs["replicas"]] == ["eu-central-1", "us-east-1"]
     assert {a["name"] for a in table.inputs["attributes"]} == {"pk", "sk"}
-    assert arns["us-east-1"] == "arn:aws:dynamodb:us-east-1:123456789012:table/orders-table-1234567"
+    table_name = table.outputs["name"]
+    for region in ("eu-west-1", "eu-central-1", "us-east-1"):
+        assert arns[region] == f"arn:aws:dynamodb:{region}:123456789012:table/{table_name}"
 
 
 def test_global_table_refuses_repeated_regions() -> None:

@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from harness import UNKNOWN, Registered, Run
+from harness import UNKNOWN, Registration, Run
 from program_runs import prod_config, run_program
 
 from resilience_policies import thresholds
@@ -32,11 +32,11 @@ PER_REGION = {
 GLOBAL_TYPES = ("aws:iam/", "aws:route53/")
 
 
-def regional(run: Run) -> list[Registered]:
+def regional(run: Run) -> list[Registration]:
     return [r for r in run.resources if r.custom and not r.type.startswith(GLOBAL_TYPES)]
 
 
-def in_region(run: Run, typ: str, region: str) -> list[Registered]:
+def in_region(run: Run, typ: str, region: str) -> list[Registration]:
     return [r for r in run.of_type(typ) if r.region == region]
 
 
@@ -94,7 +94,8 @@ def test_redrive_links_queue_to_its_dlq(prod_run: Run, prod_preview: Run) -> Non
     for redrive in prod_run.of_type("aws:sqs/redrivePolicy:RedrivePolicy"):
         policy = json.loads(redrive.inputs["redrivePolicy"])
         assert policy["maxReceiveCount"] == 5
-        assert policy["deadLetterTargetArn"].endswith("-dlq-1234567")
+        dlq = prod_run.named(redrive.name.replace("-redrive", "-dlq"))
+        assert policy["deadLetterTargetArn"] == dlq.outputs["arn"]
     # At preview the JSON is unknown, but the links are there for the policy pack.
     for redrive in prod_preview.of_type("aws:sqs/redrivePolicy:RedrivePolicy"):
         assert redrive.inputs["redrivePolicy"] == UNKNOWN
@@ -162,9 +163,11 @@ def _statements(run: Run, role_fragment: str, region: str) -> list[dict[str, Any
 
 
 def test_iam_is_scoped_to_the_regions_table_and_queue(prod_run: Run) -> None:
+    table_name = prod_run.of_type("aws:dynamodb/table:Table")[0].outputs["name"]
     for region in ("us-east-1", "eu-west-1"):
-        table_arn = f"arn:aws:dynamodb:{region}:123456789012:table/tasks-tasks-table-1234567"
-        queue_arn = f"arn:aws:sqs:{region}:123456789012:tasks-{region}-worker-queue-1234567"
+        table_arn = f"arn:aws:dynamodb:{region}:123456789012:table/{table_name}"
+        queue_arn = prod_run.named(f"tasks-{region}-worker-queue").outputs["arn"]
+        assert queue_arn.startswith(f"arn:aws:sqs:{region}:")
         api = {s["Sid"]: s for s in _statements(prod_run, "-api-policy", region)}
         worker = {s["Sid"]: s for s in _statements(prod_run, "-worker-consumer-policy", region)}
         assert api["SubmitAndReadTasks"]["Resource"] == [table_arn]

@@ -8,10 +8,11 @@ import copy
 from collections.abc import Callable
 
 import pytest
-from harness import Registered, Run
+from harness import Registration, Run
 from program_runs import prod_config, run_program
 
-from offline.analyzer import Diagnostic, PolicyPackProcess, ResourceSnapshot
+from offline.analyzer import Diagnostic, PolicyPackProcess
+from offline.policy_runner import snapshot_of
 
 MODES = ("update", "preview")
 _RUNS: dict[str, Run] = {}
@@ -23,25 +24,9 @@ def prod(mode: str) -> Run:
     return _RUNS[mode]
 
 
-def snapshots(resources: list[Registered]) -> list[ResourceSnapshot]:
-    return [
-        ResourceSnapshot(
-            urn=r.urn,
-            type=r.type,
-            name=r.name,
-            properties=r.inputs,
-            parent=r.parent,
-            dependencies=r.dependencies,
-            property_dependencies=r.property_dependencies,
-            custom=r.custom,
-        )
-        for r in resources
-    ]
-
-
-def verdicts(pack: PolicyPackProcess, resources: list[Registered]) -> list[Diagnostic]:
+def verdicts(pack: PolicyPackProcess, resources: list[Registration]) -> list[Diagnostic]:
     """Everything the CLI would ask: Analyze per custom resource, AnalyzeStack once."""
-    stack = snapshots(resources)
+    stack = [snapshot_of(r, r.inputs) for r in resources]
     found = pack.analyze_stack(stack)
     for snapshot in stack:
         if snapshot.custom:
@@ -55,51 +40,51 @@ def test_prod_stack_has_no_violation(pack: PolicyPackProcess, mode: str) -> None
     assert found == [], [(d.policy, d.urn, d.message) for d in found]
 
 
-def _one(resources: list[Registered], match: Callable[[Registered], bool]) -> Registered:
+def _one(resources: list[Registration], match: Callable[[Registration], bool]) -> Registration:
     hits = [r for r in resources if match(r)]
     assert hits, "the seeded resource is not in the stack"
     return hits[0]
 
 
-def _name_ends(suffix: str, region: str = "us-east-1") -> Callable[[Registered], bool]:
+def _name_ends(suffix: str, region: str = "us-east-1") -> Callable[[Registration], bool]:
     return lambda r: r.name.endswith(suffix) and region in r.name
 
 
-def short_visibility(resources: list[Registered]) -> list[Registered]:
+def short_visibility(resources: list[Registration]) -> list[Registration]:
     _one(resources, _name_ends("-worker-queue")).inputs["visibilityTimeoutSeconds"] = 30
     _one(resources, _name_ends("-worker-consumer-fn")).inputs["timeout"] = 60
     return resources
 
 
-def queue_without_dlq(resources: list[Registered]) -> list[Registered]:
+def queue_without_dlq(resources: list[Registration]) -> list[Registration]:
     # In every region: a DLQ missing in one region only is also an asymmetry between regions,
     # which multi-region-active-active reports on its own.
     return [r for r in resources if not r.name.endswith("-worker-redrive")]
 
 
-def mapping_without_partial_failures(resources: list[Registered]) -> list[Registered]:
+def mapping_without_partial_failures(resources: list[Registration]) -> list[Registration]:
     del _one(resources, _name_ends("-worker-mapping")).inputs["functionResponseTypes"]
     return resources
 
 
-def slow_api_function(resources: list[Registered]) -> list[Registered]:
+def slow_api_function(resources: list[Registration]) -> list[Registration]:
     _one(resources, _name_ends("-api-fn")).inputs["timeout"] = 40
     return resources
 
 
-def table_missing_replica(resources: list[Registered]) -> list[Registered]:
+def table_missing_replica(resources: list[Registration]) -> list[Registration]:
     _one(resources, lambda r: r.type == "aws:dynamodb/table:Table").inputs["replicas"] = []
     return resources
 
 
-def record_without_health_check(resources: list[Registered]) -> list[Registered]:
+def record_without_health_check(resources: list[Registration]) -> list[Registration]:
     record = _one(resources, _name_ends("-latency", region="eu-west-1"))
     del record.inputs["healthCheckId"]
     record.property_dependencies.pop("healthCheckId", None)
     return resources
 
 
-def dlq_without_alarm(resources: list[Registered]) -> list[Registered]:
+def dlq_without_alarm(resources: list[Registration]) -> list[Registration]:
     alarm = _one(resources, _name_ends("-worker-dlq-depth"))
     return [r for r in resources if r is not alarm]
 
@@ -120,7 +105,7 @@ SEEDED = [
 def test_seeded_defect_yields_exactly_its_policy(
     pack: PolicyPackProcess,
     mode: str,
-    seed: Callable[[list[Registered]], list[Registered]],
+    seed: Callable[[list[Registration]], list[Registration]],
     policy: str,
 ) -> None:
     resources = seed(copy.deepcopy(prod(mode).resources))
