@@ -195,9 +195,22 @@ def test_bad_arguments(arguments: list[str], message: str, tmp_path: Path) -> No
     assert_failed(run, message)
 
 
-def test_policy_pack_config_with_an_unknown_level(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("policy_config", "message"),
+    [
+        (
+            {"sqs-dead-letter-queue": "strict"},
+            '"sqs-dead-letter-queue": "strict" is not an enforcement level',
+        ),
+        ({"sqs-dead-letter-queues": "advisory"}, "has no policy named sqs-dead-letter-queues"),
+    ],
+    ids=["unknown-level", "unknown-policy"],
+)
+def test_bad_policy_pack_config(
+    tmp_path: Path, policy_config: dict[str, str], message: str
+) -> None:
     config = tmp_path / "policy-config.json"
-    config.write_text(json.dumps({"sqs-dead-letter-queue": "strict"}))
+    config.write_text(json.dumps(policy_config))
     run = run_offline(
         "--cwd",
         PROGRAMS / "compliant-standalone-redrive",
@@ -207,22 +220,7 @@ def test_policy_pack_config_with_an_unknown_level(tmp_path: Path) -> None:
         config,
         out_dir=tmp_path / "out",
     )
-    assert_failed(run, '"sqs-dead-letter-queue": "strict" is not an enforcement level')
-
-
-def test_policy_pack_config_naming_no_policy_of_the_pack(tmp_path: Path) -> None:
-    config = tmp_path / "policy-config.json"
-    config.write_text(json.dumps({"sqs-dead-letter-queues": "advisory"}))
-    run = run_offline(
-        "--cwd",
-        PROGRAMS / "compliant-standalone-redrive",
-        "--stack",
-        "dev",
-        "--policy-pack-config",
-        config,
-        out_dir=tmp_path / "out",
-    )
-    assert_failed(run, "has no policy named sqs-dead-letter-queues")
+    assert_failed(run, message)
 
 
 def test_policy_pack_config_downgrades_a_policy_to_advisory(tmp_path: Path) -> None:
