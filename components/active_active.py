@@ -152,6 +152,7 @@ class ActiveActiveService(pulumi.ComponentResource):
             code=code,
             log_retention_days=settings.log_retention_days,
             architecture=settings.lambda_architecture,
+            runtime=settings.lambda_runtime,
             powertools_layer_version=settings.powertools_layer_version,
             tags=tags,
         )

@@ -15,6 +15,15 @@ POWERTOOLS_LAYER_ACCOUNT: Final[str] = "017000801446"
 POWERTOOLS_LAYER_VERSION: Final[int] = 27
 
 SUPPORTED_ARCHITECTURES: Final[tuple[str, ...]] = ("arm64", "x86_64")
+#: Python runtimes the v3 layer is built for (one layer per runtime, for compiled dependencies).
+SUPPORTED_RUNTIMES: Final[tuple[str, ...]] = (
+    "python3.9",
+    "python3.10",
+    "python3.11",
+    "python3.12",
+    "python3.13",
+    "python3.14",
+)
 
 
 def powertools_layer_arn(
@@ -29,8 +38,10 @@ def powertools_layer_arn(
             f"architecture: {architecture!r} is not a Lambda architecture; use one of "
             f"{', '.join(SUPPORTED_ARCHITECTURES)}."
         )
-    if not runtime.startswith("python3."):
-        raise ValueError(f"runtime: {runtime!r} is not a Python 3 runtime (e.g. 'python3.13').")
+    if runtime not in SUPPORTED_RUNTIMES:
+        raise ValueError(
+            f"runtime: {runtime!r} has no Powertools v3 layer; use one of {', '.join(SUPPORTED_RUNTIMES)}."
+        )
     if version < 1:
         raise ValueError(f"powertools layer version: {version} must be a positive integer.")
     runtime_tag = runtime.replace(".", "")  # python3.14 -> python314

@@ -13,7 +13,8 @@ import pulumi
 
 from resilience_policies import thresholds
 
-from .powertools import POWERTOOLS_LAYER_VERSION, SUPPORTED_ARCHITECTURES
+from .function import DEFAULT_RUNTIME
+from .powertools import POWERTOOLS_LAYER_VERSION, SUPPORTED_ARCHITECTURES, SUPPORTED_RUNTIMES
 
 CONFIG_NAMESPACE: Final[str] = "resilient-serverless"
 
@@ -90,6 +91,7 @@ class ServiceSettings:
     log_retention_days: int = thresholds.LOG_RETENTION_DAYS_DEFAULT
     task_ttl_days: int = 7
     lambda_architecture: str = "arm64"
+    lambda_runtime: str = DEFAULT_RUNTIME
     powertools_layer_version: int = POWERTOOLS_LAYER_VERSION
     manage_api_gateway_account: bool = True
 
@@ -124,6 +126,7 @@ _KEYS: Final[tuple[_Key, ...]] = (
     _Key("logRetentionDays", "log_retention_days", "integer"),
     _Key("taskTtlDays", "task_ttl_days", "integer"),
     _Key("lambdaArchitecture", "lambda_architecture", "string"),
+    _Key("lambdaRuntime", "lambda_runtime", "string"),
     _Key("powertoolsLayerVersion", "powertools_layer_version", "integer"),
     _Key("manageApiGatewayAccount", "manage_api_gateway_account", "boolean"),
 )
@@ -329,6 +332,12 @@ def _semantic_problems(settings: ServiceSettings) -> list[str]:
         settings.lambda_architecture in SUPPORTED_ARCHITECTURES,
         "lambdaArchitecture",
         f"{settings.lambda_architecture!r} must be one of {', '.join(SUPPORTED_ARCHITECTURES)}.",
+    )
+    check(
+        settings.lambda_runtime in SUPPORTED_RUNTIMES,
+        "lambdaRuntime",
+        f"{settings.lambda_runtime!r} must be one of {', '.join(SUPPORTED_RUNTIMES)} (the Python "
+        "runtimes with a Powertools v3 layer).",
     )
     check(
         settings.powertools_layer_version >= 1,

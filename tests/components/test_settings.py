@@ -124,3 +124,12 @@ def test_pulumi_yaml_declares_every_key_with_the_code_defaults() -> None:
 def test_prod_stack_file_sets_only_known_keys() -> None:
     keys = {key.removeprefix(NS) for key in prod_config() if key.startswith(NS)}
     assert keys <= set(CONFIG_KEYS)
+
+
+def test_runtime_is_configurable_and_checked() -> None:
+    assert (
+        settings_from_mapping(raw_prod() | {"lambdaRuntime": "python3.13"}).lambda_runtime
+        == "python3.13"
+    )
+    (problem,) = problems_for(lambdaRuntime="nodejs22.x")
+    assert problem.startswith(f"{NS}lambdaRuntime: 'nodejs22.x' must be one of python3.9")
