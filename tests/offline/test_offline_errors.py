@@ -195,6 +195,21 @@ def test_bad_arguments(arguments: list[str], message: str, tmp_path: Path) -> No
     assert_failed(run, message)
 
 
+def run_with_policy_config(tmp_path: Path, program: str, policy_config: object) -> OfflineRun:
+    """The example program with a policy pack config file in the CLI's JSON format."""
+    config = tmp_path / "policy-config.json"
+    config.write_text(json.dumps(policy_config))
+    return run_offline(
+        "--cwd",
+        PROGRAMS / program,
+        "--stack",
+        "dev",
+        "--policy-pack-config",
+        config,
+        out_dir=tmp_path / "out",
+    )
+
+
 @pytest.mark.parametrize(
     ("policy_config", "message"),
     [
@@ -209,32 +224,14 @@ def test_bad_arguments(arguments: list[str], message: str, tmp_path: Path) -> No
 def test_bad_policy_pack_config(
     tmp_path: Path, policy_config: dict[str, str], message: str
 ) -> None:
-    config = tmp_path / "policy-config.json"
-    config.write_text(json.dumps(policy_config))
-    run = run_offline(
-        "--cwd",
-        PROGRAMS / "compliant-standalone-redrive",
-        "--stack",
-        "dev",
-        "--policy-pack-config",
-        config,
-        out_dir=tmp_path / "out",
-    )
+    run = run_with_policy_config(tmp_path, "compliant-standalone-redrive", policy_config)
     assert_failed(run, message)
 
 
 def test_policy_pack_config_downgrades_a_policy_to_advisory(tmp_path: Path) -> None:
     """The CLI's format works end to end: the violation stays, the run no longer fails."""
-    config = tmp_path / "policy-config.json"
-    config.write_text(json.dumps({"sqs-visibility-timeout-ratio": "advisory"}))
-    run = run_offline(
-        "--cwd",
-        PROGRAMS / "queue-visibility-too-short",
-        "--stack",
-        "dev",
-        "--policy-pack-config",
-        config,
-        out_dir=tmp_path / "out",
+    run = run_with_policy_config(
+        tmp_path, "queue-visibility-too-short", {"sqs-visibility-timeout-ratio": "advisory"}
     )
     assert run.exit_code == 0, run.describe()
     assert run.violated_policies == {"sqs-visibility-timeout-ratio"}
@@ -244,16 +241,10 @@ def test_policy_pack_config_downgrades_a_policy_to_advisory(tmp_path: Path) -> N
 def test_policy_pack_config_all_and_settings(tmp_path: Path) -> None:
     """`all` sets every policy's level; an object carries a policy's own settings (a stricter
     ratio: 7 x 30 + 1 = 211 s, which the skeleton's 181 s queues miss)."""
-    config = tmp_path / "policy-config.json"
-    config.write_text(json.dumps({"all": "advisory", "sqs-visibility-timeout-ratio": {"ratio": 7}}))
-    run = run_offline(
-        "--cwd",
-        PROGRAMS / "compliant-standalone-redrive",
-        "--stack",
-        "dev",
-        "--policy-pack-config",
-        config,
-        out_dir=tmp_path / "out",
+    run = run_with_policy_config(
+        tmp_path,
+        "compliant-standalone-redrive",
+        {"all": "advisory", "sqs-visibility-timeout-ratio": {"ratio": 7}},
     )
     assert run.exit_code == 0, run.describe()
     assert run.violated_policies == {"sqs-visibility-timeout-ratio"}, run.describe()
@@ -263,18 +254,10 @@ def test_policy_pack_config_all_and_settings(tmp_path: Path) -> None:
 
 
 def test_policy_pack_config_refused_by_the_pack(tmp_path: Path) -> None:
-    config = tmp_path / "policy-config.json"
-    config.write_text(json.dumps({"sqs-visibility-timeout-ratio": {"ratio": 0.4}}))
-    run = run_offline(
-        "--cwd",
-        PROGRAMS / "compliant-standalone-redrive",
-        "--stack",
-        "dev",
-        "--policy-pack-config",
-        config,
-        out_dir=tmp_path / "out",
+    run = run_with_policy_config(
+        tmp_path, "compliant-standalone-redrive", {"sqs-visibility-timeout-ratio": {"ratio": 0.4}}
     )
-    assert_failed(run, "refused its config", "'ratio'", str(config))
+    assert_failed(run, "refused its config", "'ratio'", str(tmp_path / "policy-config.json"))
 
 
 def test_policy_pack_that_fails_to_start(tmp_path: Path) -> None:
