@@ -551,3 +551,27 @@ def failure_queue(name: str, region: str, topic: aws.sns.Topic) -> aws.sqs.Queue
     """Where a stream mapping or an async invocation parks what it gave up on: kept 14 days
     and alarmed on like any DLQ."""
     return dead_letter_queue(name, region, topic)
+
+
+def sns_subscribed_function(
+    name: str, region: str, *, statements: Sequence[Mapping[str, Any]] = ()
+) -> LambdaFunction:
+    """A function that an SNS topic invokes asynchronously (topic, permission, subscription)."""
+    topic = aws.sns.Topic(name, region=region)
+    consumer = lambda_function(f"{name}-consumer", region, timeout_s=30, statements=statements)
+    aws.lambda_.Permission(
+        f"{name}-invoke",
+        region=region,
+        action="lambda:InvokeFunction",
+        function=consumer.function.name,
+        principal="sns.amazonaws.com",
+        source_arn=topic.arn,
+    )
+    aws.sns.TopicSubscription(
+        f"{name}-subscription",
+        region=region,
+        topic=topic.arn,
+        protocol="lambda",
+        endpoint=consumer.function.arn,
+    )
+    return consumer

@@ -12,28 +12,11 @@ import baseline  # the shared skeleton, beside the examples
 
 service = baseline.build()
 for region, deployment in service.regions.items():
-    events = aws.sns.Topic(f"events-{region}", region=region)
     failed = baseline.failure_queue(f"events-{region}-failed", region, deployment.alarm_topic)
-    consumer = baseline.lambda_function(
-        f"events-{region}-consumer",
+    consumer = baseline.sns_subscribed_function(
+        f"events-{region}",
         region,
-        timeout_s=30,
         statements=[baseline.statement(["sqs:SendMessage"], [failed.arn], "ParkFailedEvents")],
-    )
-    aws.lambda_.Permission(
-        f"events-{region}-invoke",
-        region=region,
-        action="lambda:InvokeFunction",
-        function=consumer.function.name,
-        principal="sns.amazonaws.com",
-        source_arn=events.arn,
-    )
-    aws.sns.TopicSubscription(
-        f"events-{region}-subscription",
-        region=region,
-        topic=events.arn,
-        protocol="lambda",
-        endpoint=consumer.function.arn,
     )
     aws.lambda_.FunctionEventInvokeConfig(
         f"events-{region}-async",
