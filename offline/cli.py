@@ -16,11 +16,11 @@ from typing import Any
 
 from .errors import EXIT_FAILURE, OfflinePreviewError, UsageError
 from .model import PackRun, PreviewResult
+from .modes import MODES
 from .progress import Progress
 
 #: This repository's policy pack, the default for --policy-pack.
 DEFAULT_POLICY_PACK = Path(__file__).resolve().parent.parent / "policies"
-MODES = ("preview", "update")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,8 +72,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--mode",
         choices=MODES,
         default="preview",
-        help="preview: values computed from other resources are unknown (a new stack); "
-        "update: plausible known outputs (ids, ARNs, URLs)",
+        help="what the packs receive. preview: what a real preview of a new stack sends "
+        "(checked inputs to Analyze, the provider's planned state, computed values unknown, to "
+        "AnalyzeStack); update: known outputs of every property (a deployed stack); inputs: the "
+        "raw inputs to both calls (the older, simpler shape, for comparison); outputs-only: "
+        "known outputs, no Analyze call and no dependency links (the worst case)",
+    )
+    preview.add_argument(
+        "--stack-outputs",
+        dest="stack_outputs_path",
+        type=Path,
+        metavar="FILE",
+        help="outputs of the stacks the program references (pulumi.StackReference), read in "
+        'update mode: JSON {"<stack name as the program gives it>": {"<output>": value}}; '
+        "a stack or output it lacks is unknown, as in preview",
     )
     preview.add_argument(
         "--json", dest="json_path", type=Path, metavar="FILE", help="also write the report as JSON"
@@ -121,11 +133,16 @@ def run_preview(args: argparse.Namespace, progress: Progress) -> PreviewResult:
         parse_pack_config(path) if path is not None else {} for path in config_paths
     ]
     json_path = args.json_path.resolve() if args.json_path else None
+    stack_outputs = None
+    if args.stack_outputs_path is not None:
+        from .stack_references import load_stack_outputs
+
+        # Read before the program runs, so a malformed file fails fast with exit code 2.
+        stack_outputs = load_stack_outputs(args.stack_outputs_path.resolve())
     diagram_path = args.diagram_path.resolve() if args.diagram_path else None
 
     progress.update("reading the project and stack config")
     stack = load_stack(args.cwd, args.stack)
-    preview = args.mode == "preview"
 
     launcher = PackLauncher(pack_dirs)
     try:
@@ -139,7 +156,9 @@ def run_preview(args: argparse.Namespace, progress: Progress) -> PreviewResult:
                 progress.update(f"running the program: {count} resources registered")
 
         program_started = time.perf_counter()
-        run = run_program(stack, preview=preview, on_register=registered)
+        run = run_program(
+            stack, mode=args.mode, on_register=registered, stack_outputs=stack_outputs
+        )
         timings["program_s"] = time.perf_counter() - program_started
 
         progress.update("waiting for the policy packs to start")
@@ -149,7 +168,7 @@ def run_preview(args: argparse.Namespace, progress: Progress) -> PreviewResult:
 
         partial = PreviewResult(stack=stack, mode=args.mode, run=run, packs=[], regions={})
         snapshots = build_snapshots(
-            run.registrations, partial.stack_registration(), stack, preview=preview
+            run.registrations, partial.stack_registration(), stack, mode=args.mode
         )
         analyzing = time.perf_counter()
         packs: list[PackRun] = [

@@ -8,14 +8,14 @@ outputs are produced: the SDK itself hands a program its own inputs back in an u
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from pulumi import _types
-from pulumi.runtime import rpc
+from .engine_shape import AWS_COMPUTED_VALUES, DEFAULTS_KEY, TypeShape, schema_for
 
 #: The account every fake ARN belongs to (AWS's documentation account).
 ACCOUNT_ID: Final[str] = "123456789012"
@@ -66,23 +66,13 @@ def api_gateway_regional_zone_id(region: str) -> str:
 
 def output_names(type_token: str) -> frozenset[str] | None:
     """The engine names of a resource type's outputs, from the SDK class the program used."""
-    package, _, rest = type_token.partition(":")
-    module_name, _, _ = rest.partition(":")
-    module = rpc.get_resource_module(package, module_name, "")
-    mod_info = getattr(module, "mod_info", None)
-    if not isinstance(mod_info, Mapping):
-        return None
-    class_name = mod_info.get("classes", {}).get(type_token)
-    fqn = mod_info.get("fqn")
-    if not class_name or not fqn:
-        return None
-    import importlib
+    schema = schema_for(type_token)
+    return frozenset(schema.properties) if schema is not None else None
 
-    try:
-        resource_class = getattr(importlib.import_module(fqn), class_name)
-    except (ImportError, AttributeError):
-        return None
-    return frozenset(_types.resource_pulumi_to_py_names(resource_class))
+
+def autoname(logical_name: str, urn: str) -> str:
+    """Pulumi's auto-name for a resource: `<logical name>-<7 hex>`, stable per URN."""
+    return f"{logical_name}-{stable_hex(urn, 7)}"
 
 
 @dataclass(frozen=True)
@@ -110,13 +100,13 @@ class ResourceFacts:
 
     @property
     def physical_name(self) -> str:
-        chosen = self.known_input("name")
+        chosen = self.known_input("name") or self.known_input("bucket")
         if chosen is not None:
             return chosen
         prefix = self.known_input("namePrefix")
         if prefix is not None:
             return prefix + stable_hex(self.urn, 26)
-        return f"{self.name}-{stable_hex(self.urn, 7)}"
+        return autoname(self.name, self.urn)
 
     def arn(self, resource_part: str) -> str:
         region = "" if self.service in _GLOBAL_ARN_SERVICES else self.region
@@ -353,4 +343,121 @@ def plausible_outputs(facts: ResourceFacts) -> tuple[str, dict[str, Any]]:
         offer("state", lambda: "Enabled")
     elif facts.type == "aws:cloudwatch/logGroup:LogGroup":
         offer("logGroupClass", lambda: "STANDARD")
+    if facts.type == "aws:lambda/function:Function":
+        offer(
+            "loggingConfig",
+            lambda: {
+                "logFormat": "Text",
+                "logGroup": f"/aws/lambda/{facts.physical_name}",
+                "applicationLogLevel": None,
+                "systemLogLevel": None,
+            },
+        )
+    offer("region", lambda: facts.region)
+    _offer_the_rest(facts, outputs)
     return resource_id, outputs
+
+
+def _offer_the_rest(facts: ResourceFacts, outputs: dict[str, Any]) -> None:
+    """Every other property the SDK says the provider always reports: AWS's value where it is
+    not the type's empty one, the empty value for an input the program left unset (what AWS
+    reports for, say, a queue without a redrive policy), a plausible value for an output-only
+    property."""
+    schema = schema_for(facts.type)
+    if schema is None:
+        return
+    aws_values = AWS_COMPUTED_VALUES.get(facts.type, {})
+    for key, prop in schema.properties.items():
+        if key in outputs or key in facts.inputs or not prop.computed:
+            continue
+        if key in aws_values:
+            outputs[key] = aws_values[key]
+        elif key in schema.inputs:
+            outputs[key] = _empty(prop.type)
+        else:
+            outputs[key] = _plausible(facts, key, prop.type, 0)
+
+
+def _empty(shape: TypeShape) -> Any:
+    return {
+        "string": "",
+        "number": 0,
+        "boolean": False,
+        "map": {},
+        "list": [],
+    }.get(shape.kind)
+
+
+#: Nested blocks are built this deep at most (some SDK types refer to themselves).
+_MAX_BLOCK_DEPTH: Final[int] = 4
+
+
+def _plausible(facts: ResourceFacts, key: str, shape: TypeShape, depth: int) -> Any:
+    """A value of `shape` that reads like what AWS reports for a property called `key`."""
+    if shape.kind == "string":
+        return _plausible_text(facts, key)
+    if shape.kind == "number":
+        return 1
+    if shape.kind == "boolean":
+        return False
+    if shape.kind == "map":
+        return {}
+    if shape.kind == "list":
+        if shape.element is None or depth >= _MAX_BLOCK_DEPTH:
+            return []
+        return [_plausible(facts, key.removesuffix("s"), shape.element, depth + 1)]
+    if shape.kind == "block":
+        if depth >= _MAX_BLOCK_DEPTH:
+            return None
+        return {
+            name: _plausible(facts, name, prop.type, depth + 1)
+            for name, prop in shape.fields.items()
+        }
+    return None
+
+
+def _plausible_text(facts: ResourceFacts, key: str) -> str:
+    seed = f"{facts.urn}:{key}"
+    lowered = key.lower()
+    if lowered.endswith("arn"):
+        kebab = "".join(f"-{c.lower()}" if c.isupper() else c for c in key[: -len("arn")])
+        return facts.arn(f"{kebab.strip('-') or facts.kind.lower()}/{facts.physical_name}")
+    if lowered.endswith(("url", "endpoint")):
+        return f"https://{stable_token(seed, 10)}.{facts.service}.{facts.region}.amazonaws.com"
+    if lowered.endswith(("domainname", "dnsname", "hostname", "fqdn")):
+        return f"{stable_token(seed, 10)}.{facts.service}.{facts.region}.amazonaws.com"
+    if lowered.endswith("name"):
+        return facts.physical_name
+    if lowered in ("data", "content", "body") or lowered.endswith(("data", "certificate")):
+        return base64.b64encode(f"offline:{seed}".encode()).decode()
+    if lowered.endswith(("id", "ids")):
+        return f"{facts.service[:3] or 'id'}-{stable_hex(seed, 17)}"
+    if lowered.endswith(("date", "time", "timestamp")):
+        return "2025-01-01T00:00:00Z"
+    if lowered.endswith(("status", "state")):
+        return "ACTIVE"
+    return stable_token(seed, 12)
+
+
+def known_state(facts: ResourceFacts) -> tuple[str, dict[str, Any]]:
+    """The whole state a provider reports after creating the resource (update mode): the
+    checked inputs, every computed output, and null for optional properties left unset."""
+    resource_id, outputs = plausible_outputs(facts)
+    schema = schema_for(facts.type)
+    state: dict[str, Any] = {}
+    if schema is not None:
+        for key, prop in schema.properties.items():
+            state[key] = [] if prop.type.is_block_list else None
+    state.update({k: v for k, v in facts.inputs.items() if k != DEFAULTS_KEY})
+    state.update(outputs)
+    if schema is not None:
+        state["id"] = resource_id
+    return resource_id, _without_defaults_marker(state)
+
+
+def _without_defaults_marker(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_defaults_marker(v) for k, v in value.items() if k != DEFAULTS_KEY}
+    if isinstance(value, list):
+        return [_without_defaults_marker(item) for item in value]
+    return value

@@ -1,9 +1,13 @@
 """The machine-readable report (`--json FILE`).
 
 Shape: `{"resources": [{urn, type, name, parent, region, inputs}], "policies": [{pack, name,
-level}], "violations": [{pack, policy, level, urn, message}], "summary": {...}}`. Inputs keep the
+level}], "violations": [{pack, policy, level, urn, message}], "summary": {...}, "providerCalls":
+[{token, arguments, answer, region}], "stackReferences": [{stack, known, reason,
+unknownOutputs}]}`. Inputs keep the
 engine's unknown sentinel (`summary.unknown_value`) where a value was unknown at preview; secrets
-are replaced by "[secret]" and assets/archives by a short description.
+are replaced by "[secret]" and assets/archives by a short description. An exempted violation
+(reported at the advisory level, its message marked `Exempt (<reason>): `) also carries
+`"exempt": true`, and `summary.exempt_violations` counts them.
 """
 
 from __future__ import annotations
@@ -73,6 +77,8 @@ def build_report(result: PreviewResult) -> dict[str, Any]:
             "level": v.level,
             "urn": v.urn,
             "message": v.message,
+            # Only on exempted violations: every other one keeps the shape it always had.
+            **({"exempt": True} if v.is_exempt else {}),
         }
         for v in result.violations
     ]
@@ -84,6 +90,7 @@ def build_report(result: PreviewResult) -> dict[str, Any]:
         "resources": result.counts(),
         "mandatory_violations": len(result.mandatory),
         "advisory_violations": sum(1 for v in result.violations if v.level == ADVISORY),
+        "exempt_violations": len(result.exempt),
         "cant_run_at_preview": sum(1 for v in result.violations if v.is_cant_run),
         "packs": [
             {
@@ -104,6 +111,9 @@ def build_report(result: PreviewResult) -> dict[str, Any]:
         "policies": policies,
         "violations": violations,
         "summary": summary,
+        # How each provider function was answered offline ("well-known" or "generic").
+        "providerCalls": [json_value(call.to_json()) for call in result.run.provider_calls],
+        "stackReferences": [reference.to_json() for reference in result.run.stack_references],
     }
 
 

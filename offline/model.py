@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from resilience_policies.exemptions import is_exempt_message
+
 from .project import StackConfig
 from .recording import STACK_TYPE, Registration
 from .resilience import RegionSummary
@@ -37,6 +39,12 @@ class Violation:
     def is_cant_run(self) -> bool:
         return CANT_RUN_MARKER in self.message
 
+    @property
+    def is_exempt(self) -> bool:
+        """An exempted finding: reported (at the advisory level) with the `Exempt (<reason>): `
+        marker in front of the rule's message, so the exemption stays visible."""
+        return is_exempt_message(self.message, self.description)
+
 
 @dataclass
 class PackRun:
@@ -65,6 +73,10 @@ class PreviewResult:
     @property
     def mandatory(self) -> list[Violation]:
         return [v for v in self.violations if v.level == MANDATORY]
+
+    @property
+    def exempt(self) -> list[Violation]:
+        return [v for v in self.violations if v.is_exempt]
 
     @property
     def exit_code(self) -> int:

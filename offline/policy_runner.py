@@ -34,6 +34,7 @@ from .analyzer import (
 from .errors import PolicyRunError, UsageError
 from .fake_outputs import stable_uuid
 from .model import PackPolicy, PackRun, Violation
+from .modes import INPUTS, OUTPUTS_ONLY, runs_as_preview
 from .project import StackConfig, to_language_host_string
 from .recording import PROVIDER_TYPE_PREFIX, Registration
 
@@ -105,17 +106,24 @@ def _unknown_policies(
 
 
 def snapshot_of(
-    registration: Registration, properties: dict[str, Any], provider: str = ""
+    registration: Registration,
+    properties: dict[str, Any],
+    provider: str = "",
+    *,
+    links: bool = True,
 ) -> ResourceSnapshot:
-    """What a pack receives for one registration, with the given properties."""
+    """What a pack receives for one registration, with the given properties; without `links`,
+    no dependencies or property dependencies (the outputs-only worst case)."""
     return ResourceSnapshot(
         urn=registration.urn,
         type=registration.type,
         name=registration.name,
         properties=properties,
         parent=registration.parent,
-        dependencies=list(registration.dependencies),
-        property_dependencies={k: list(v) for k, v in registration.property_dependencies.items()},
+        dependencies=list(registration.dependencies) if links else [],
+        property_dependencies=(
+            {k: list(v) for k, v in registration.property_dependencies.items()} if links else {}
+        ),
         provider=provider,
         custom=registration.custom,
     )
@@ -166,11 +174,13 @@ def build_snapshots(
     root: Registration,
     stack: StackConfig,
     *,
-    preview: bool,
+    mode: str,
 ) -> Snapshots:
-    """Analyze gets inputs; AnalyzeStack gets each resource's final state, which in a preview of
-    a new stack is its inputs (computed outputs still unknown) and after an update its inputs
-    and outputs."""
+    """What the engine sends in `mode` (see modes.py): `Analyze` the checked inputs of each
+    resource it would create or update, `AnalyzeStack` every resource's state (planned at
+    preview, known after an update) with its dependencies."""
+    preview = runs_as_preview(mode)
+    links = mode != OUTPUTS_ONLY
     providers: dict[str, tuple[ResourceSnapshot, str]] = {}
     explicit: dict[str, ResourceSnapshot] = {}
     whole = [snapshot_of(root, dict(root.outputs), "")]
@@ -191,19 +201,24 @@ def build_snapshots(
     analyze: list[tuple[ResourceSnapshot, ResourceSnapshot | None]] = []
     whole += [snapshot for snapshot, _ in providers.values()]
     for registration, provider_ref in pending:
-        state = registration.inputs if preview else {**registration.inputs, **registration.outputs}
-        whole.append(snapshot_of(registration, state, provider_ref))
+        if mode == INPUTS or not registration.custom:
+            state = registration.checked_inputs
+        else:
+            # A type with no SDK class to model it has no planned state here: its inputs.
+            state = registration.outputs or registration.checked_inputs
+        whole.append(snapshot_of(registration, state, provider_ref, links=links))
         # A resource read with `.get()` is not the program's to change: the engine analyzes
         # only what it would create or update, and lists reads in the stack.
         if (
-            registration.custom
+            mode != OUTPUTS_ONLY
+            and registration.custom
             and not registration.read
             and not registration.type.startswith("pulumi:")
         ):
             provider_urn = provider_ref.rpartition("::")[0] if provider_ref else ""
             analyze.append(
                 (
-                    snapshot_of(registration, registration.inputs, provider_ref),
+                    snapshot_of(registration, registration.checked_inputs, provider_ref),
                     by_provider_urn.get(provider_urn),
                 )
             )

@@ -1,19 +1,51 @@
-"""Answers to the provider functions (invokes) programs commonly call, without AWS.
+"""Answers to provider functions (invokes), without AWS.
 
-Each answer has the shape the provider returns (engine names, camelCase), with values a program
-can build on: a hosted zone id derived from the zone's name, the documentation account, the
-requested region, and an IAM policy document rendered from its statements to real JSON.
-An invoke this module does not know ends the run with an error that names its token.
+Every pulumi-aws function is answered. The ones programs commonly build on have hand-written
+("well-known") answers a user would expect: a hosted zone id derived from the zone's name, the
+documentation account, the requested region, an IAM policy document rendered from its statements
+to real JSON, an AMI whose name reflects the requested name filter, the default VPC's
+172.31.0.0/16, one subnet per availability zone, an issued ACM certificate for the domain...
+Every other pulumi-aws function gets a generic answer of its declared result type, built from the
+SDK's own metadata (see function_results.py). Each answer has the shape the provider returns
+(engine names, camelCase). A function of another package ends the run with an error that names
+its token, as does a call without an argument the provider requires.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 from .errors import ProgramError
-from .fake_outputs import ACCOUNT_ID, PARTITION, hosted_zone_id, stable_hex, stable_token
+from .fake_outputs import (
+    ACCOUNT_ID,
+    PARTITION,
+    hosted_zone_id,
+    stable_hex,
+    stable_token,
+    stable_uuid,
+)
+from .function_results import (
+    FIXED_TIMESTAMP,
+    FunctionInfo,
+    UnknownFunction,
+    call_seed,
+    find_function,
+    missing_required,
+    plain_arguments,
+    plausible_result,
+    zone_id_prefix,
+)
+
+#: How a call was answered, as the reports show it.
+WELL_KNOWN: Final[str] = "well-known"
+GENERIC: Final[str] = "generic"
+REFUSED: Final[str] = "refused"
+#: The region when neither the call, its provider nor the stack's config names one.
+FALLBACK_REGION: Final[str] = "us-east-1"
 
 
 class UnsupportedProviderCall(ProgramError):
@@ -31,26 +63,6 @@ def _requested_region(args: Mapping[str, Any], default_region: str | None) -> st
         "a provider function needs a region but none was given and 'aws:region' is not set; "
         "set aws:region in the stack's config"
     )
-
-
-def _zone_id_abbreviation(region: str) -> str:
-    """us-east-1 -> use1, ap-southeast-2 -> apse2: the prefix of AWS's zone ids."""
-    directions = {
-        "north": "n",
-        "south": "s",
-        "east": "e",
-        "west": "w",
-        "central": "c",
-        "northeast": "ne",
-        "northwest": "nw",
-        "southeast": "se",
-        "southwest": "sw",
-    }
-    parts = region.split("-")
-    if len(parts) < 3:
-        return region.replace("-", "")
-    country, *middle, number = parts
-    return country + "".join(directions.get(part, part[:1]) for part in middle) + number
 
 
 def _get_zone(args: Mapping[str, Any], _default_region: str | None) -> dict[str, Any]:
@@ -113,7 +125,7 @@ def _get_partition(_args: Mapping[str, Any], _default_region: str | None) -> dic
 
 def _get_availability_zones(args: Mapping[str, Any], default_region: str | None) -> dict[str, Any]:
     region = _requested_region(args, default_region)
-    prefix = _zone_id_abbreviation(region)
+    prefix = zone_id_prefix(region)
     excluded = set(args.get("excludeNames") or [])
     excluded_ids = set(args.get("excludeZoneIds") or [])
     zones = [
@@ -216,6 +228,367 @@ def _get_policy_document(args: Mapping[str, Any], _default_region: str | None) -
     }
 
 
+# -- well-known answers built on the generic one -------------------------------------------------
+
+
+def _call_region(args: Mapping[str, Any], region: str | None) -> str:
+    requested = args.get("region")
+    if isinstance(requested, str) and requested:
+        return requested
+    return region or FALLBACK_REGION
+
+
+def _shaped(
+    token: str, args: Mapping[str, Any], region: str | None, overrides: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The generic answer, with the fields a user would look at set the way AWS sets them.
+
+    Only fields the result type declares are set, so an override never invents a field.
+    """
+    info = find_function(token)
+    result = plausible_result(info, args, _call_region(args, region))
+    result.update({key: value for key, value in overrides.items() if key in result})
+    return result
+
+
+def _filter_value(args: Mapping[str, Any], name: str) -> str | None:
+    """The first value of the EC2 filter `name` (`filters=[{"name": ..., "values": [...]}]`)."""
+    for entry in args.get("filters") or []:
+        if isinstance(entry, Mapping) and entry.get("name") == name:
+            values = [v for v in entry.get("values") or [] if isinstance(v, str)]
+            if values:
+                return values[0]
+    return None
+
+
+def _ec2_id(prefix: str, seed: str) -> str:
+    return f"{prefix}-{stable_hex(seed, 17)}"
+
+
+def _default_vpc_id(region: str) -> str:
+    """One default VPC per region, the same whichever function asks for it."""
+    return _ec2_id("vpc", f"default-vpc:{region}")
+
+
+def _ec2_arn(region: str, resource: str) -> str:
+    return f"arn:{PARTITION}:ec2:{region}:{ACCOUNT_ID}:{resource}"
+
+
+def _from_pattern(pattern: str) -> str:
+    """An AMI name the filter matches: wildcards filled with a release-like stamp."""
+    return pattern.replace("*", "20250101.0").replace("?", "0")
+
+
+#: Amazon's own AMI owner account, which `owners=["amazon"]` stands for.
+_AMAZON_OWNER_ID: Final[str] = "137112412989"
+
+
+def _get_ami(args: Mapping[str, Any], region: str | None) -> dict[str, Any]:
+    token = "aws:ec2/getAmi:getAmi"
+    where = _call_region(args, region)
+    ami_id = _ec2_id("ami", f"{where}|{call_seed(token, args)}")
+    pattern = _filter_value(args, "name")
+    name = _from_pattern(pattern) if pattern else f"image-{stable_hex(ami_id, 8)}"
+    architecture = _filter_value(args, "architecture") or (
+        "arm64" if "arm64" in name or "aarch64" in name else "x86_64"
+    )
+    owners = [o for o in args.get("owners") or [] if isinstance(o, str)]
+    owner = owners[0] if owners else "amazon"
+    owner_id = {"amazon": _AMAZON_OWNER_ID, "self": ACCOUNT_ID}.get(
+        owner, owner if owner.isdigit() else ACCOUNT_ID
+    )
+    alias = "amazon" if owner == "amazon" else ""
+    snapshot = _ec2_id("snap", ami_id)
+    return _shaped(
+        token,
+        args,
+        region,
+        {
+            "id": ami_id,
+            "imageId": ami_id,
+            # AMI ARNs carry no account.
+            "arn": f"arn:{PARTITION}:ec2:{where}::image/{ami_id}",
+            "name": name,
+            "description": name,
+            "architecture": architecture,
+            "ownerId": owner_id,
+            "imageOwnerAlias": alias,
+            "imageLocation": f"{alias or owner_id}/{name}",
+            "imageType": "machine",
+            "hypervisor": "xen",
+            "platform": "",
+            "platformDetails": "Linux/UNIX",
+            "usageOperation": "RunInstances",
+            "rootDeviceName": "/dev/xvda",
+            "rootDeviceType": "ebs",
+            "rootSnapshotId": snapshot,
+            "virtualizationType": "hvm",
+            "bootMode": "uefi-preferred",
+            "imdsSupport": "v2.0",
+            "tpmSupport": "",
+            "uefiData": "",
+            "kernelId": "",
+            "ramdiskId": "",
+            "enaSupport": True,
+            "sriovNetSupport": "simple",
+            "state": "available",
+            "stateReason": {"code": "UNSET", "message": "UNSET"},
+            "public": owner == "amazon",
+            "productCodes": [],
+            "deprecationTime": "2027-01-01T00:00:00Z",
+            "lastLaunchedTime": "",
+            "blockDeviceMappings": [
+                {
+                    "deviceName": "/dev/xvda",
+                    "ebs": {
+                        "delete_on_termination": "true",
+                        "encrypted": "false",
+                        "iops": "3000",
+                        "snapshot_id": snapshot,
+                        "throughput": "125",
+                        "volume_size": "8",
+                        "volume_type": "gp3",
+                    },
+                    "noDevice": "",
+                    "virtualName": "",
+                }
+            ],
+        },
+    )
+
+
+def _get_vpc(args: Mapping[str, Any], region: str | None) -> dict[str, Any]:
+    token = "aws:ec2/getVpc:getVpc"
+    where = _call_region(args, region)
+    default = bool(args.get("default"))
+    vpc_id = (
+        args.get("id")
+        or _filter_value(args, "vpc-id")
+        or (_default_vpc_id(where) if default else _ec2_id("vpc", call_seed(token, args)))
+    )
+    cidr = (
+        args.get("cidrBlock")
+        or _filter_value(args, "cidr")
+        or ("172.31.0.0/16" if default else "10.0.0.0/16")
+    )
+    return _shaped(
+        token,
+        args,
+        region,
+        {
+            "id": vpc_id,
+            "arn": _ec2_arn(where, f"vpc/{vpc_id}"),
+            "cidrBlock": cidr,
+            "default": default,
+            "state": "available",
+            "ownerId": ACCOUNT_ID,
+            "enableDnsSupport": True,
+            "enableDnsHostnames": default,
+            "enableNetworkAddressUsageMetrics": False,
+            "instanceTenancy": "default",
+            "dhcpOptionsId": _ec2_id("dopt", vpc_id),
+            "mainRouteTableId": _ec2_id("rtb", vpc_id),
+            "ipv6AssociationId": "",
+            "ipv6CidrBlock": "",
+            "cidrBlockAssociations": [
+                {
+                    "associationId": _ec2_id("vpc-cidr-assoc", vpc_id),
+                    "cidrBlock": cidr,
+                    "state": "associated",
+                }
+            ],
+        },
+    )
+
+
+def _zone_letters(region: str, args: Mapping[str, Any]) -> list[str]:
+    """The availability zones subnets are spread over: the filter's, else three per region."""
+    for entry in args.get("filters") or []:
+        if isinstance(entry, Mapping) and entry.get("name") == "availability-zone":
+            zones = [v for v in entry.get("values") or [] if isinstance(v, str)]
+            if zones:
+                return zones
+    return [f"{region}{letter}" for letter in "abc"]
+
+
+def _get_subnets(args: Mapping[str, Any], region: str | None) -> dict[str, Any]:
+    token = "aws:ec2/getSubnets:getSubnets"
+    where = _call_region(args, region)
+    seed = call_seed(token, args)
+    ids = [_ec2_id("subnet", f"{seed}|{zone}") for zone in _zone_letters(where, args)]
+    return _shaped(token, args, region, {"id": where, "ids": ids})
+
+
+def _zone_number(zone: str) -> int:
+    """eu-west-1b -> 2: the zone's letter as the number in its zone id."""
+    letter = zone[-1:].lower()
+    return ord(letter) - ord("a") + 1 if letter.isalpha() else 1
+
+
+def _get_subnet(args: Mapping[str, Any], region: str | None) -> dict[str, Any]:
+    token = "aws:ec2/getSubnet:getSubnet"
+    where = _call_region(args, region)
+    subnet_id = (
+        args.get("id")
+        or _filter_value(args, "subnet-id")
+        or _ec2_id("subnet", f"{where}|{call_seed(token, args)}")
+    )
+    default_for_az = bool(args.get("defaultForAz") or _filter_value(args, "default-for-az"))
+    zone = args.get("availabilityZone") or _filter_value(args, "availability-zone") or f"{where}a"
+    cidr = (
+        args.get("cidrBlock")
+        or _filter_value(args, "cidr-block")
+        or ("172.31.0.0/20" if default_for_az else "10.0.1.0/24")
+    )
+    vpc_id = args.get("vpcId") or _filter_value(args, "vpc-id") or _default_vpc_id(where)
+    return _shaped(
+        token,
+        args,
+        region,
+        {
+            "id": subnet_id,
+            "arn": _ec2_arn(where, f"subnet/{subnet_id}"),
+            "vpcId": vpc_id,
+            "availabilityZone": zone,
+            "availabilityZoneId": f"{zone_id_prefix(where)}-az{_zone_number(zone)}",
+            "cidrBlock": cidr,
+            "defaultForAz": default_for_az,
+            "mapPublicIpOnLaunch": default_for_az,
+            "availableIpAddressCount": 4091 if default_for_az else 251,
+            "state": "available",
+            "ownerId": ACCOUNT_ID,
+            "ipv6CidrBlock": "",
+            "ipv6CidrBlockAssociationId": "",
+            "customerOwnedIpv4Pool": "",
+            "outpostArn": "",
+        },
+    )
+
+
+def _get_security_group(args: Mapping[str, Any], region: str | None) -> dict[str, Any]:
+    token = "aws:ec2/getSecurityGroup:getSecurityGroup"
+    where = _call_region(args, region)
+    group_id = (
+        args.get("id")
+        or _filter_value(args, "group-id")
+        or _ec2_id("sg", f"{where}|{call_seed(token, args)}")
+    )
+    name = args.get("name") or _filter_value(args, "group-name") or "default"
+    vpc_id = args.get("vpcId") or _filter_value(args, "vpc-id") or _default_vpc_id(where)
+    return _shaped(
+        token,
+        args,
+        region,
+        {
+            "id": group_id,
+            "arn": _ec2_arn(where, f"security-group/{group_id}"),
+            "name": name,
+            "vpcId": vpc_id,
+            "description": (
+                "default VPC security group" if name == "default" else f"{name} security group"
+            ),
+        },
+    )
+
+
+def _pem(label: str, seed: str) -> str:
+    body = stable_token(seed, 64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+    return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----"
+
+
+def _get_certificate(args: Mapping[str, Any], region: str | None) -> dict[str, Any]:
+    token = "aws:acm/getCertificate:getCertificate"
+    where = _call_region(args, region)
+    domain = args.get("domain")
+    if not isinstance(domain, str) or not domain:
+        if not args.get("tags"):
+            raise ProgramError(f"{token} needs 'domain' or 'tags' to find a certificate")
+        domain = f"cert-{stable_hex(call_seed(token, args), 6)}.example.com"
+    arn = f"arn:{PARTITION}:acm:{where}:{ACCOUNT_ID}:certificate/{stable_uuid(where + domain)}"
+    return _shaped(
+        token,
+        args,
+        region,
+        {
+            "id": arn,
+            "arn": arn,
+            "domain": domain,
+            "status": "ISSUED",
+            "types": list(args.get("types") or ["AMAZON_ISSUED"]),
+            "keyTypes": list(args.get("keyTypes") or ["RSA_2048"]),
+            "certificate": _pem("CERTIFICATE", arn),
+            "certificateChain": _pem("CERTIFICATE", "chain:" + arn),
+        },
+    )
+
+
+#: What a Lambda function's role trusts: a real trust policy, so programs can parse it.
+_LAMBDA_TRUST_POLICY: Final[str] = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+def _get_role(args: Mapping[str, Any], region: str | None) -> dict[str, Any]:
+    token = "aws:iam/getRole:getRole"
+    name = str(args.get("name"))
+    return _shaped(
+        token,
+        args,
+        region,
+        {
+            "id": name,
+            "name": name,
+            "arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:role/{name}",
+            "path": "/",
+            "uniqueId": "AROA" + stable_token(name, 17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+            "assumeRolePolicy": _LAMBDA_TRUST_POLICY,
+            "createDate": FIXED_TIMESTAMP,
+            "description": "",
+            "maxSessionDuration": 3600,
+            "permissionsBoundary": "",
+        },
+    )
+
+
+def _get_policy(args: Mapping[str, Any], region: str | None) -> dict[str, Any]:
+    token = "aws:iam/getPolicy:getPolicy"
+    arn = args.get("arn")
+    path = args.get("pathPrefix") or "/"
+    if isinstance(arn, str) and arn:
+        name = arn.rsplit("/", 1)[-1]
+        path = "/" + arn.split(":policy/", 1)[-1].rpartition(name)[0].lstrip("/")
+    else:
+        given = args.get("name")
+        if not isinstance(given, str) or not given:
+            raise ProgramError(f"{token} needs 'arn' or 'name'")
+        name = given
+        arn = f"arn:{PARTITION}:iam::{ACCOUNT_ID}:policy{path}{name}"
+    return _shaped(
+        token,
+        args,
+        region,
+        {
+            "id": arn,
+            "arn": arn,
+            "name": name,
+            "path": path,
+            "policyId": "ANPA" + stable_token(arn, 17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+            "policy": json.dumps({"Version": "2012-10-17", "Statement": []}),
+            "description": "",
+            "attachmentCount": 1,
+        },
+    )
+
+
 ProviderCall = Callable[[Mapping[str, Any], "str | None"], dict[str, Any]]
 
 #: Token -> answer. Keep the tokens exactly as pulumi-aws invokes them.
@@ -226,18 +599,122 @@ PROVIDER_CALLS: Final[dict[str, ProviderCall]] = {
     "aws:index/getPartition:getPartition": _get_partition,
     "aws:iam/getPolicyDocument:getPolicyDocument": _get_policy_document,
     "aws:index/getAvailabilityZones:getAvailabilityZones": _get_availability_zones,
+    "aws:ec2/getAmi:getAmi": _get_ami,
+    "aws:ec2/getVpc:getVpc": _get_vpc,
+    "aws:ec2/getSubnets:getSubnets": _get_subnets,
+    "aws:ec2/getSubnet:getSubnet": _get_subnet,
+    "aws:ec2/getSecurityGroup:getSecurityGroup": _get_security_group,
+    "aws:acm/getCertificate:getCertificate": _get_certificate,
+    "aws:iam/getRole:getRole": _get_role,
+    "aws:iam/getPolicy:getPolicy": _get_policy,
 }
+
+
+@dataclass(frozen=True)
+class CallAnswer:
+    """A provider function's answer and how it was made."""
+
+    result: dict[str, Any]
+    #: WELL_KNOWN (hand-written) or GENERIC (built from the result type).
+    kind: str
+
+
+@dataclass(frozen=True)
+class ProviderCallRecord:
+    """One provider function the program called, as the reports list it."""
+
+    token: str
+    #: The arguments the program gave (unset ones left out, secrets masked).
+    arguments: dict[str, Any]
+    #: WELL_KNOWN, GENERIC, or REFUSED (not a pulumi-aws function).
+    kind: str
+    region: str | None = None
+    #: Why the call failed, as the program was told; None when it was answered.
+    failure: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {
+            "token": self.token,
+            "arguments": self.arguments,
+            "answer": self.kind,
+            "region": self.region,
+        }
+        if self.failure is not None:
+            shown["failure"] = self.failure
+        return shown
+
+
+def _refuse(token: str) -> UnsupportedProviderCall:
+    package = token.split(":", 1)[0]
+    return UnsupportedProviderCall(
+        f"the offline preview cannot answer provider function '{token}': it answers every "
+        f"function of the installed pulumi-aws, and '{package}' functions are not among them "
+        "(no cloud to ask). Pass the value through config instead, or run `pulumi preview` "
+        "with credentials"
+    )
+
+
+def _check_required(info: FunctionInfo, args: Mapping[str, Any]) -> None:
+    missing = missing_required(info, args)
+    if missing:
+        names = ", ".join(f"'{name}'" for name in missing)
+        raise ProgramError(f"missing required argument {names} (the provider refuses the call)")
+
+
+def answer_call(token: str, args: Mapping[str, Any], region: str | None) -> CallAnswer:
+    """Answer `token` as the provider would; ProgramError when the provider would refuse.
+
+    `region` is the call's provider's region (or the stack's); an explicit `region` argument
+    wins over it, as in the provider.
+    """
+    try:
+        info: FunctionInfo | None = find_function(token)
+    except UnknownFunction:
+        info = None
+    handler = PROVIDER_CALLS.get(token)
+    if info is None and handler is None:
+        raise _refuse(token)
+    if info is not None:
+        _check_required(info, args)
+    if handler is not None:
+        return CallAnswer(result=handler(args, region), kind=WELL_KNOWN)
+    assert info is not None
+    return CallAnswer(result=plausible_result(info, args, _call_region(args, region)), kind=GENERIC)
 
 
 def answer_provider_call(
     token: str, args: Mapping[str, Any], default_region: str | None
 ) -> dict[str, Any]:
-    handler = PROVIDER_CALLS.get(token)
-    if handler is None:
-        supported = ", ".join(sorted(PROVIDER_CALLS))
-        raise UnsupportedProviderCall(
-            f"the offline preview cannot answer provider function '{token}' (no cloud to ask); "
-            f"it answers: {supported}. Pass the value through config instead, or run "
-            "`pulumi preview` with credentials"
-        )
-    return handler(args, default_region)
+    """The answer alone (the well-known ones and the generic ones alike)."""
+    return answer_call(token, args, default_region).result
+
+
+def recorded_arguments(args: Mapping[str, Any], secrets: Sequence[str]) -> dict[str, Any]:
+    """The arguments for the report: unset ones left out, secret config values masked.
+
+    The SDK unwraps secrets before it invokes, so a secret config value reaches the mocks in
+    plain text: recognise it by value and never write it into a report.
+    """
+    hidden = {value for value in secrets if value}
+
+    def mask(value: Any) -> Any:
+        if isinstance(value, str) and value in hidden:
+            return "[secret]"
+        if isinstance(value, Mapping):
+            return {key: mask(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [mask(item) for item in value]
+        return value
+
+    given = plain_arguments(args)
+    return {key: mask(given[key]) for key in sorted(given)}
+
+
+def describe_arguments(arguments: Mapping[str, Any], width: int = 80) -> str:
+    """`name=example.com, privateZone=false`, shortened for one report line."""
+    text = ", ".join(
+        f"{key}={json.dumps(value, sort_keys=True, default=str)}"
+        for key, value in arguments.items()
+    )
+    text = re.sub(r"\s+", " ", text)
+    return text if len(text) <= width else text[: width - 3] + "..."

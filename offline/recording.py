@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -21,9 +21,21 @@ from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.rpc import UNKNOWN
 
+from .engine_shape import Identity, checked_inputs, downgrade_references, planned_state
 from .errors import ProgramError
-from .fake_outputs import ResourceFacts, output_names, plausible_outputs
-from .provider_calls import answer_provider_call
+from .fake_outputs import ResourceFacts, autoname, known_state, output_names, plausible_outputs
+from .modes import INPUTS, runs_as_preview
+from .provider_calls import (
+    GENERIC,
+    PROVIDER_CALLS,
+    REFUSED,
+    WELL_KNOWN,
+    ProviderCallRecord,
+    UnsupportedProviderCall,
+    answer_call,
+    recorded_arguments,
+)
+from .stack_references import STACK_REFERENCE_TYPE, StackReferences
 
 STACK_TYPE: Final[str] = "pulumi:pulumi:Stack"
 PROVIDER_TYPE_PREFIX: Final[str] = "pulumi:providers:"
@@ -54,7 +66,11 @@ class Registration:
     region: str | None = None
     resource_id: str = ""
     read: bool = False
+    #: The state the engine reports (planned at preview, known after an update): what
+    #: `AnalyzeStack` gets. Empty for components and for the `inputs` mode.
     outputs: dict[str, Any] = field(default_factory=dict)
+    #: What the provider's `Check` returns and `Analyze` gets (see engine_shape.py).
+    checked_inputs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def package(self) -> str:
@@ -73,40 +89,134 @@ def _has_region_input(type_token: str) -> bool:
 
 
 class OfflineMocks(Mocks):
-    """Outputs per mode, and the provider functions (invokes) a program commonly calls."""
+    """Outputs per mode, reads (`.get()`, stack references) and every provider function
+    (invoke) the program calls, each call recorded for the report."""
 
-    def __init__(self, *, preview: bool, default_region: str | None) -> None:
-        self.preview = preview
+    def __init__(
+        self,
+        *,
+        mode: str,
+        default_region: str | None,
+        stack_references: StackReferences | None = None,
+        secret_values: Sequence[str] = (),
+    ) -> None:
+        self.mode = mode
+        self.preview = runs_as_preview(mode)
         self.default_region = default_region
+        self.stack_references = stack_references or StackReferences(
+            preview=self.preview, outputs=None
+        )
+        #: Secret config values in plain text: masked wherever a call's arguments are shown.
+        self.secret_values = tuple(secret_values)
+        #: Every provider function the program called, answered or failed, in call order.
+        self.calls: list[ProviderCallRecord] = []
+        self._calls_lock = threading.Lock()
+        #: The region of an explicit provider, from its reference (the monitor knows them).
+        self.provider_region: Callable[[str], str | None] = lambda _reference: None
+
+    def _region_of_call(self, args: MockCallArgs) -> str | None:
+        requested = args.args.get("region")
+        if isinstance(requested, str) and requested:
+            return requested
+        return self.provider_region(args.provider or "") or self.default_region
 
     def call(self, args: MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        region = self._region_of_call(args)
+        arguments = recorded_arguments(args.args, self.secret_values)
         try:
-            return answer_provider_call(args.token, args.args, self.default_region), []
-        except ProgramError as error:
+            answer = answer_call(args.token, args.args, region)
+        except Exception as error:  # every failure reaches the program, as the provider's would
+            reason = (
+                str(error)
+                if isinstance(error, ProgramError)
+                else f"{type(error).__name__}: {error}"
+            )
+            if isinstance(error, UnsupportedProviderCall):
+                kind = REFUSED
+            else:
+                kind = WELL_KNOWN if args.token in PROVIDER_CALLS else GENERIC
+            self._record_call(ProviderCallRecord(args.token, arguments, kind, region, reason))
             # A check failure, as a provider reports one: the SDK raises it in the program, at
             # the call, where the program's own frame shows which call it was.
-            return {}, [("offline preview", str(error))]
+            return {}, [("offline preview", reason)]
+        self._record_call(ProviderCallRecord(args.token, arguments, answer.kind, region))
+        return answer.result, []
+
+    def _record_call(self, record: ProviderCallRecord) -> None:
+        with self._calls_lock:
+            self.calls.append(record)
+
+    def failed_calls(self) -> list[ProviderCallRecord]:
+        with self._calls_lock:
+            return [record for record in self.calls if record.failure is not None]
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
-        # Reached for `Resource.get(...)` reads only: registrations go through outputs_for.
+        # Reached for reads only (`Resource.get(...)`, stack references): registrations go
+        # through outputs_for.
+        if args.typ == STACK_REFERENCE_TYPE:
+            stack = args.inputs.get("name") or args.resource_id or args.name
+            return self.stack_references.read(str(stack))
         if self.preview:
             return args.resource_id or None, dict(args.inputs)
-        return args.resource_id or args.name, dict(args.inputs)
+        return args.resource_id or args.name, self._read_state(args)
+
+    def _read_state(self, args: MockResourceArgs) -> dict[str, Any]:
+        """What reading an existing resource reports in update mode: its computed outputs too,
+        so `Queue.get(...).arn` is a plausible ARN rather than nothing."""
+        if not args.typ.startswith("aws:"):
+            return dict(args.inputs)
+        region = args.inputs.get("region")
+        if not isinstance(region, str) or not region:
+            region = self.provider_region(args.provider or "") or self.default_region
+        facts = ResourceFacts(
+            type=args.typ,
+            name=args.name,
+            urn=f"read:{args.typ}:{args.name}:{args.resource_id}",
+            region=region or "us-east-1",
+            inputs={k: unwrap_secret(v) for k, v in args.inputs.items()},
+        )
+        _resource_id, outputs = plausible_outputs(facts)
+        # The program's own id and state win: it named an existing resource.
+        return {**outputs, **dict(args.inputs)}
 
     def outputs_for(self, registration: Registration) -> tuple[str, dict[str, Any]]:
-        """The id and outputs the engine would report back to the program."""
-        if self.preview or not registration.custom:
-            # A new stack's preview: nothing computed is known yet, not even the id.
-            return "", {}
-        region = registration.region or self.default_region or "us-east-1"
-        facts = ResourceFacts(
-            type=registration.type,
-            name=registration.name,
-            urn=registration.urn,
-            region=region,
-            inputs={k: unwrap_secret(v) for k, v in registration.inputs.items()},
-        )
-        return plausible_outputs(facts)
+        """The id and the state the engine would report for the resource, in this mode's shape;
+        also sets the registration's checked inputs (what `Analyze` gets)."""
+        resource_id, checked, state = engine_view(registration, self.mode, self.default_region)
+        registration.checked_inputs = checked
+        return resource_id, state
+
+
+def engine_view(
+    registration: Registration, mode: str, default_region: str | None
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(id, checked inputs, state) of a registration as the engine would see it in `mode`: a
+    pure function of the registration, so a test may change its inputs and ask again."""
+    if not registration.custom or mode == INPUTS:
+        # Components carry their inputs; the `inputs` mode is the shape this tool sent before it
+        # modelled the engine: raw inputs everywhere, nothing computed known, not even the id.
+        return "", downgrade_references(registration.inputs), {}
+    known_region = registration.region if registration.region != "unknown" else None
+    identity = Identity(
+        type=registration.type,
+        name=registration.name,
+        urn=registration.urn,
+        region=known_region,
+        autoname=autoname(registration.name, registration.urn),
+    )
+    checked = checked_inputs(identity, registration.inputs)
+    if runs_as_preview(mode):
+        # A new stack's preview: the provider's planned state; the id is not known yet.
+        return "", checked, planned_state(identity, checked)
+    facts = ResourceFacts(
+        type=registration.type,
+        name=registration.name,
+        urn=registration.urn,
+        region=known_region or default_region or "us-east-1",
+        inputs={k: unwrap_secret(v) for k, v in checked.items()},
+    )
+    resource_id, state = known_state(facts)
+    return resource_id, checked, state
 
 
 class RecordingMonitor(MockMonitor):
@@ -122,8 +232,14 @@ class RecordingMonitor(MockMonitor):
         self.exports: dict[str, Any] = {}
         self._provider_regions: dict[str, str | None] = {}
         self._on_register = on_register
+        mocks.provider_region = self.provider_region
 
     # -- helpers -------------------------------------------------------------------------
+
+    def provider_region(self, provider_ref: str) -> str | None:
+        """The region of an explicit provider (`<urn>::<id>`), None for the default one."""
+        with self._lock:
+            return self._provider_regions.get(provider_ref) if provider_ref else None
 
     def _region_for(
         self, type_token: str, inputs: Mapping[str, Any], provider_ref: str
@@ -186,12 +302,18 @@ class RecordingMonitor(MockMonitor):
 
         state = struct_pb2.Struct()
         if outputs:
-            state.update(outputs)
+            # The id travels in its own field; the rest is what the program's outputs resolve to.
+            state.update({key: value for key, value in outputs.items() if key != "id"})
         self.resources[urn] = MockMonitor.ResourceRegistration(urn, resource_id, outputs)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=state)
 
     def ReadResource(self, request: Any) -> Any:
         response = super().ReadResource(request)
+        read = self.resources.get(response.urn)
+        if read is not None and read.id and read.id != UNKNOWN:
+            # The engine reports the id it read (a read happens at preview too); the base mock
+            # leaves it out, which the SDK takes for an unknown id in a preview.
+            response.id = read.id
         inputs = json_format.MessageToDict(request.properties)
         self._record(
             Registration(

@@ -11,6 +11,7 @@ from typing import Any
 from pulumi.runtime.rpc import UNKNOWN
 
 from .model import ADVISORY, MANDATORY, PreviewResult, Violation
+from .provider_calls import describe_arguments
 from .recording import SECRET_SIGNATURE, SECRET_SIGNATURE_KEY, Registration
 from .resilience import GLOBAL_REGION, Number, RegionSummary
 
@@ -153,6 +154,41 @@ def render_diagnostics(result: PreviewResult) -> list[str]:
     return lines
 
 
+def render_provider_calls(result: PreviewResult) -> list[str]:
+    """Which provider functions the program called and how each was answered: an answer made up
+    offline is worth knowing about when a verdict depends on it."""
+    calls = result.run.provider_calls
+    if not calls:
+        return []
+    counted: dict[tuple[str, str, str], int] = {}
+    for call in calls:
+        key = (call.token, call.kind, describe_arguments(call.arguments))
+        counted[key] = counted.get(key, 0) + 1
+    width = max(len(token) for token, _, _ in counted) + 2
+    lines = ["Provider functions answered offline:"]
+    for (token, kind, arguments), count in counted.items():
+        times = f" (x{count})" if count > 1 else ""
+        lines.append(f"{_INDENT}{token:<{width}}{kind:<12}{arguments or '(no arguments)'}{times}")
+    return lines
+
+
+def render_stack_references(result: PreviewResult) -> list[str]:
+    references = result.run.stack_references
+    if not references:
+        return []
+    lines = ["Stack references:"]
+    for reference in references:
+        if not reference.known:
+            lines.append(f"{_INDENT}{reference.stack}: outputs unknown ({reference.reason})")
+            continue
+        missing = reference.unknown_outputs
+        lines.append(
+            f"{_INDENT}{reference.stack}: outputs from --stack-outputs"
+            + (f"; unknown (not in the file): {', '.join(missing)}" if missing else "")
+        )
+    return lines
+
+
 def _own_message(violation: Violation) -> str:
     """The SDK prefixes every message with the policy's description; it is shown once above."""
     message = violation.message.strip()
@@ -168,6 +204,8 @@ def _violation_lines(violation: Violation) -> list[str]:
         where = f"{kind}  {name}"
     else:
         where = "(stack)"
+    if violation.is_exempt:
+        where += "  [exempt]"
     lines = [f"{_INDENT * 3}{where}"]
     lines += [f"{_INDENT * 3}  {line}" for line in _own_message(violation).splitlines()]
     if violation.urn:
@@ -180,10 +218,12 @@ def render_policies(result: PreviewResult) -> list[str]:
     for pack in result.packs:
         mandatory = sum(1 for v in pack.violations if v.level == MANDATORY)
         other = len(pack.violations) - mandatory
+        exempt = sum(1 for v in pack.violations if v.is_exempt)
         verdict = "FAILED" if mandatory else ("passed with advisories" if other else "passed")
         lines.append(
             f"{_INDENT}{pack.name} ({len(pack.policies)} policies, {pack.directory}): {verdict}"
             + (f" - {mandatory} mandatory, {other} other" if pack.violations else "")
+            + (f" ({exempt} exempt)" if exempt else "")
         )
         by_policy: dict[tuple[str, str], list[Violation]] = defaultdict(list)
         for violation in pack.violations:
@@ -298,7 +338,9 @@ def render_result_line(result: PreviewResult) -> str:
     mandatory = len(result.mandatory)
     advisory = sum(1 for v in violations if v.level == ADVISORY)
     cant_run = sum(1 for v in violations if v.is_cant_run)
+    exempt = len(result.exempt)
     extra = f" ({cant_run} could not run at preview)" if cant_run else ""
+    extra += f" ({exempt} of them exempt)" if exempt else ""
     return (
         f"Result: {mandatory} mandatory violation(s), {advisory} advisory{extra} -> exit "
         f"{result.exit_code}"
@@ -320,6 +362,8 @@ def render_report(result: PreviewResult) -> str:
         [header],
         render_tree(result),
         render_diagnostics(result),
+        render_provider_calls(result),
+        render_stack_references(result),
         render_policies(result),
         render_outputs(result.run.exports),
         render_counts(result),

@@ -18,7 +18,7 @@ import runpy
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,11 @@ from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from .errors import ProgramError
+from .modes import runs_as_preview
 from .project import StackConfig
+from .provider_calls import ProviderCallRecord
 from .recording import OfflineMocks, ProgramLogHandler, RecordingMonitor, Registration
+from .stack_references import StackReferenceRecord, StackReferences, installed
 
 _ORGANIZATION = "organization"
 
@@ -45,6 +48,10 @@ class ProgramRun:
     logs: list[tuple[str, str]] = field(default_factory=list)
     stdout: str = ""
     duration_s: float = 0.0
+    #: Every provider function the program called, in call order, and how it was answered.
+    provider_calls: list[ProviderCallRecord] = field(default_factory=list)
+    #: Every stack the program referenced, and whether its outputs were known.
+    stack_references: list[StackReferenceRecord] = field(default_factory=list)
 
 
 def _is_program_frame(filename: str, program_dir: Path) -> bool:
@@ -97,12 +104,21 @@ def _unwrap_pulumi_error(error: BaseException) -> BaseException:
 def run_program(
     stack: StackConfig,
     *,
-    preview: bool,
+    mode: str,
     on_register: Callable[[Registration], None] | None = None,
+    stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ProgramRun:
-    """Run the stack's program once, under mocks, and return what it registered."""
+    """Run the stack's program once, under mocks, in `mode` (see modes.py), and return what it
+    registered."""
     started = time.perf_counter()
-    mocks = OfflineMocks(preview=preview, default_region=stack.default_region)
+    stack_references = StackReferences(preview=runs_as_preview(mode), outputs=stack_outputs)
+    mocks = OfflineMocks(
+        mode=mode,
+        default_region=stack.default_region,
+        stack_references=stack_references,
+        secret_values=[stack.config[key] for key in stack.secret_keys if key in stack.config],
+    )
+    preview = mocks.preview
     monitor = RecordingMonitor(mocks, on_register=on_register)
     log_handler = ProgramLogHandler()
     program_logger = logging.getLogger("offline.program")
@@ -145,7 +161,7 @@ def run_program(
         runpy.run_path(str(stack.program_file), run_name="__main__")
 
     try:
-        with contextlib.redirect_stdout(captured):
+        with contextlib.redirect_stdout(captured), installed(stack_references):
             _sync_await(run_in_stack(program))
     except SystemExit as exit_request:
         if exit_request.code not in (None, 0):
@@ -161,6 +177,12 @@ def run_program(
         sys.argv = saved_argv
         os.chdir(launch_dir)
 
+    failed = mocks.failed_calls()
+    if failed:
+        # The program caught the failure and went on: its resources are whatever it built
+        # without the answer, and a clean verdict over them would be a silent, truncated pass.
+        raise ProgramError(describe_caught_failures(failed))
+
     errors = [message for level, message in log_handler.records if level in ("error", "critical")]
     if errors:
         raise ProgramError("the program logged an error: " + errors[0].strip())
@@ -172,4 +194,21 @@ def run_program(
         logs=list(log_handler.records),
         stdout=captured.getvalue(),
         duration_s=time.perf_counter() - started,
+        provider_calls=list(mocks.calls),
+        stack_references=stack_references.records(),
+    )
+
+
+def describe_caught_failures(failed: list[ProviderCallRecord]) -> str:
+    """Exit-2 message for provider functions that failed and that the program caught."""
+    first = failed[0]
+    others = "".join(
+        f"\n  also failed: provider function '{record.token}': {record.failure}"
+        for record in failed[1:]
+    )
+    return (
+        f"provider function '{first.token}' failed: {first.failure}. The program caught the "
+        "error (try/except) and carried on without the answer, so what it registered is not "
+        "what it would register and a policy verdict over it would be incomplete; fix the call "
+        "rather than relying on the fallback" + others
     )

@@ -20,6 +20,7 @@ from pulumi.runtime.stack import wait_for_rpcs
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from offline.analyzer import UNKNOWN_STRING as UNKNOWN
+from offline.modes import PREVIEW, UPDATE
 from offline.recording import OfflineMocks, RecordingMonitor, Registration
 
 __all__ = ["PROJECT", "UNKNOWN", "Registration", "Run", "run_under_mocks"]
@@ -49,7 +50,7 @@ def run_under_mocks(
     """Run `build` as a program under mocks; return every registration and `build`'s result."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    mocks = OfflineMocks(preview=preview, default_region="us-east-1")
+    mocks = OfflineMocks(mode=PREVIEW if preview else UPDATE, default_region="us-east-1")
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_all_config(
         {

@@ -11,12 +11,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from offline_harness import REPO, OfflineRun, run_offline
 
+from offline.modes import MODES
+
 
 @pytest.fixture(scope="session")
 def prod_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, OfflineRun]:
-    """The repository's prod stack in both modes, with the JSON report and the diagram."""
+    """The repository's prod stack in every mode, with the JSON report and the diagram."""
     runs = {}
-    for mode in ("preview", "update"):
+    for mode in MODES:
         runs[mode] = run_offline(
             "--cwd",
             REPO,

@@ -19,6 +19,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAMS = Path(__file__).resolve().parent / "programs"
+#: Programs that exercise a kind of Pulumi program rather than a policy (provider functions,
+#: stack references...): test_offline_program_classes.py runs them.
+PROGRAM_CLASSES = ("provider-functions", "caught-provider-failure", "stack-reference")
 #: A CLI run that has not ended after this long is hung, not slow (each one takes a second or two).
 RUN_TIMEOUT_S = 120
 

@@ -1,7 +1,8 @@
 """Small programs in plain pulumi_aws, each with exactly one defect on a shared compliant
 skeleton (programs/_shared/baseline.py), and compliant variants written differently.
 
-A defect program must fail with exactly its policy (and exit 1) in both modes; a compliant one
+A defect program must fail with exactly its policy (and exit 1) in every mode (the engine's
+shapes: preview, update, inputs, outputs-only); a compliant one
 must pass with no violation at all: a false positive is a failure too.
 """
 
@@ -10,7 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from offline_harness import PROGRAMS, run_offline
+from offline_harness import PROGRAM_CLASSES, PROGRAMS, run_offline
+
+from offline.modes import MODES
 
 #: Program -> the one policy it violates.
 DEFECTS = {
@@ -33,12 +36,11 @@ COMPLIANT = (
     "compliant-sns-consumer",
 )
 
-MODES = ("preview", "update")
 
 
 def test_every_example_program_is_covered() -> None:
     on_disk = {p.name for p in PROGRAMS.iterdir() if (p / "__main__.py").is_file()}
-    assert on_disk == set(DEFECTS) | set(COMPLIANT)
+    assert on_disk == set(DEFECTS) | set(COMPLIANT) | set(PROGRAM_CLASSES)
     for name in on_disk:
         assert (PROGRAMS / name / "Pulumi.yaml").is_file()
         assert (PROGRAMS / name / "Pulumi.dev.yaml").is_file()

@@ -1,11 +1,12 @@
-"""The repository's own prod stack passes its own policy pack, in both modes."""
+"""The repository's own prod stack passes its own policy pack, in every shape the engine can
+send it (offline/modes.py)."""
 
 from __future__ import annotations
 
 import pytest
 from offline_harness import OfflineRun, prod_regions
 
-MODES = ("preview", "update")
+from offline.modes import MODES
 
 
 @pytest.mark.parametrize("mode", MODES)

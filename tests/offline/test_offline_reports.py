@@ -15,7 +15,18 @@ EDGE = re.compile(r'^\s*(n\d+) -->\|"[^"]+"\| (n\d+)\s*$')
 def test_json_report_has_the_documented_shape(prod_runs: dict[str, OfflineRun]) -> None:
     report = prod_runs["preview"].report
     assert report is not None
-    assert set(report) == {"resources", "policies", "violations", "summary"}
+    assert set(report) == {
+        "resources",
+        "policies",
+        "violations",
+        "summary",
+        "providerCalls",
+        "stackReferences",
+    }
+    # The prod stack looks its hosted zone up (and nothing else it cannot know).
+    assert {call["token"] for call in report["providerCalls"]} >= {"aws:route53/getZone:getZone"}
+    assert all(call["answer"] == "well-known" for call in report["providerCalls"])
+    assert report["stackReferences"] == []
     for resource in report["resources"]:
         assert {"urn", "type", "name", "parent", "region", "inputs"} <= set(resource)
         assert resource["urn"].startswith("urn:pulumi:prod::")

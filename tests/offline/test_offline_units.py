@@ -199,9 +199,9 @@ def test_zone_region_identity_and_zones() -> None:
     assert zones["zoneIds"][0] == "apse2-az1"
 
 
-def test_unknown_provider_function_names_its_token() -> None:
-    with pytest.raises(Exception, match="'aws:ec2/getVpc:getVpc'"):
-        answer_provider_call("aws:ec2/getVpc:getVpc", {}, "us-east-1")
+def test_provider_function_of_another_package_names_its_token() -> None:
+    with pytest.raises(Exception, match="'gcp:compute/getNetwork:getNetwork'"):
+        answer_provider_call("gcp:compute/getNetwork:getNetwork", {}, "us-east-1")
 
 
 # -- plausible outputs (update mode) --------------------------------------------------------
