@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Final
 
-from .props import ABSENT, UNKNOWN, Marker, at, json_document, plain, text
+from .props import ABSENT, UNKNOWN, Marker, at, json_document, plain, program_view, text
 
 # --- type tokens -----------------------------------------------------------------------------
 
@@ -38,6 +38,12 @@ REST_API: Final = "aws:apigateway/restApi:RestApi"
 STAGE: Final = "aws:apigateway/stage:Stage"
 INTEGRATION: Final = "aws:apigateway/integration:Integration"
 METHOD_SETTINGS: Final = "aws:apigateway/methodSettings:MethodSettings"
+#: API Gateway v2: HTTP (and WebSocket) APIs, their stages and integrations.
+HTTP_API: Final = "aws:apigatewayv2/api:Api"
+HTTP_STAGE: Final = "aws:apigatewayv2/stage:Stage"
+HTTP_INTEGRATION: Final = "aws:apigatewayv2/integration:Integration"
+#: Every resource whose region serves the stack's traffic: an API or one of its stages.
+SERVING_TYPES: Final = (REST_API, HTTP_API, STAGE, HTTP_STAGE)
 RECORD: Final = "aws:route53/record:Record"
 HEALTH_CHECK: Final = "aws:route53/healthCheck:HealthCheck"
 TABLE: Final = "aws:dynamodb/table:Table"
@@ -274,9 +280,8 @@ class StackModel:
                     key: [dependency.urn for dependency in dependencies]
                     for key, dependencies in (source.property_dependencies or {}).items()
                 }
-            resource = Resource(
-                source.urn, source.resource_type, source.name, plain(source.props), deps, source
-            )
+            props = program_view(getattr(source, "checked_inputs", None), plain(source.props))
+            resource = Resource(source.urn, source.resource_type, source.name, props, deps, source)
             self.resources.append(resource)
             self.by_urn[resource.urn] = resource
             self.by_type[resource.type].append(resource)
@@ -461,9 +466,21 @@ class StackModel:
 
     @cached_property
     def serving_regions(self) -> list[str]:
-        """Regions with an API Gateway REST API (or stage): where the stack serves traffic."""
-        regions = {resource.region for resource in self.of_type(REST_API, STAGE)}
+        """Regions with an API Gateway REST or HTTP API (or a stage of one): where the stack
+        serves traffic. Both kinds count alike, so a stack's premise (one region or several)
+        does not depend on which kind of API it chose."""
+        regions = {resource.region for resource in self.of_type(*SERVING_TYPES)}
         return sorted(regions)
+
+    @cached_property
+    def placed_serving_regions(self) -> list[str]:
+        """The serving regions that are known (a computed region is placed by `pulumi up`)."""
+        return [region for region in self.serving_regions if region != UNKNOWN_REGION]
+
+    @cached_property
+    def serves_from_several_regions(self) -> bool:
+        """The premise of the multi-region rules: at least two known serving regions."""
+        return len(self.placed_serving_regions) >= 2
 
     # -- functions ----------------------------------------------------------------------------
 

@@ -235,6 +235,58 @@ def json_document(container: Any, *path: str | int) -> Any:
         return None
 
 
+#: The Terraform bridge's bookkeeping key inside each nested block of the checked inputs.
+_DEFAULTS_KEY: Final[str] = "__defaults"
+
+
+def program_view(checked_inputs: Mapping[str, Any] | None, state: dict[str, Any]) -> dict[str, Any]:
+    """A resource as the rules read it: what the program set, told apart from what the provider
+    computes.
+
+    In AnalyzeStack the engine sends each resource's state: at preview, the provider's plan,
+    where a property the program never set but the provider computes (a queue's
+    `redrivePolicy`, a mapping's `maximumRetryAttempts`) is as unknown as one the program set
+    from another resource's output, and a map or list holding one unknown is unknown as a
+    whole. Analyze, earlier in the same process, got the checked inputs, which say what the
+    program set. So: a property missing from the inputs whose state is unknown is ABSENT (the
+    provider will compute it); a property the program set reads from the state where the state
+    knows it and from the inputs where it does not (the inputs keep the known parts of a map the
+    plan blanked). Without inputs (no Analyze call for this resource), the state as it is.
+    """
+    if checked_inputs is None:
+        return state
+    return _merge_block(checked_inputs, state)
+
+
+def _merge_block(inputs: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for key, planned in state.items():
+        if key == _DEFAULTS_KEY:
+            continue
+        if key in inputs:
+            merged[key] = _merge_value(inputs[key], planned)
+        elif not is_unknown_sentinel(planned):
+            merged[key] = planned
+    for key, value in inputs.items():
+        if key not in state and key != _DEFAULTS_KEY:
+            merged[key] = _merge_value(value, None)
+    return merged
+
+
+def _merge_value(given: Any, planned: Any) -> Any:
+    if planned is None or is_unknown_sentinel(planned):
+        if isinstance(given, dict):
+            return _merge_block(given, {})
+        if isinstance(given, list):
+            return [_merge_value(item, None) for item in given]
+        return given
+    if isinstance(given, dict) and isinstance(planned, dict):
+        return _merge_block(given, planned)
+    if isinstance(given, list) and isinstance(planned, list) and len(given) == len(planned):
+        return [_merge_value(a, b) for a, b in zip(given, planned, strict=True)]
+    return planned
+
+
 def describe(value: Any) -> str:
     """How a reading reads in a message."""
     if value is ABSENT:

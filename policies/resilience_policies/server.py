@@ -1,14 +1,20 @@
-"""The pack's analyzer: the SDK's gRPC servicer with two changes the SDK has no hook for.
+"""The pack's analyzer: the SDK's gRPC servicer with the changes the SDK has no hook for.
 
 1. Configure validates every policy's settings and refuses bad ones with INVALID_ARGUMENT and
    one message per problem (naming the policy, the key and the fix). The SDK stores any value,
    so a typo would otherwise surface later as a crash inside an analysis, or not at all. The
    engine reports a refused Configure as the error of the whole `pulumi preview`.
-2. AnalyzeStack decodes the request once and hands the same resource list to every stack
+2. Analyze keeps each resource's checked inputs, and AnalyzeStack hands them to the stack
+   model next to the state it gets (see `props.program_view` for why both are needed).
+3. AnalyzeStack decodes the request once and hands the same resource list to every stack
    policy. The SDK decodes and proxies every resource again for each stack policy (about a
-   second per policy for 10 000 resources); with one shared list this pack's twelve stack
-   policies also share one stack model. Properties stay raw until someone reads them through
+   second per policy for 10 000 resources); with one shared list this pack's stack policies
+   also share one stack model. Properties stay raw until someone reads them through
    the Mapping interface, which then behaves exactly like the SDK's unknown-checking proxy.
+4. Without any Analyze call (a state analysed on its own), AnalyzeStack runs the resource
+   policies over each resource's state too, so they still decide.
+5. A finding marked exempt (exemptions.py) leaves as advisory: the SDK has one level per
+   policy, none per finding.
 
 Everything else (GetAnalyzerInfo, Analyze, Remediate, the diagnostics' shape) is the SDK's own
 code. The subclass reaches into the SDK servicer's private members, so `install` first checks
@@ -33,6 +39,8 @@ from pulumi_policy import (
     PolicyProviderResource,
     PolicyResource,
     PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
     StackValidationArgs,
     StackValidationPolicy,
 )
@@ -41,8 +49,11 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UnknownValueError
 
 from .config import ConfigSpec
+from .exemptions import is_exempt_message
 from .props import RawBackedProps
 
+#: The key that marks a serialized envelope (secret, asset, archive) among a value's fields.
+_SIGNATURE_KEY: Final[str] = "4dabf18193072939515e22adb298388d"
 #: The pseudo policy name the engine's config accepts for "every policy".
 ALL_POLICIES_KEY: Final[str] = "all"
 #: Set to "1" to serve with the SDK's own analyzer: for comparisons and troubleshooting.
@@ -97,6 +108,34 @@ def format_config_refusal(pack_name: str, problems: list[str]) -> str:
     )
 
 
+def decode_struct(struct: Any) -> dict[str, Any]:
+    """`deserialize_properties(MessageToDict(struct))`, the SDK's decoding of a resource's
+    properties, without json_format's generic walk (two thirds of a large AnalyzeStack's time).
+    Envelopes (secrets, assets, archives) still go through the SDK's own deserializer."""
+    fields = struct.fields
+    # Keys then lookups: a upb map's items() goes through the slow generic Mapping mixin.
+    return {key: _decode_value(fields[key]) for key in fields}
+
+
+def _decode_value(value: Any) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "number_value":
+        return value.number_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "struct_value":
+        fields = value.struct_value.fields
+        if _SIGNATURE_KEY in fields:
+            envelope = {"value": json_format.MessageToDict(value.struct_value)}
+            return deserialize_properties(envelope)["value"]
+        return {key: _decode_value(fields[key]) for key in fields}
+    if kind == "list_value":
+        return [_decode_value(item) for item in value.list_value.values]
+    return None
+
+
 class _StackResource(PolicyResource):
     """A PolicyResource decoded once per AnalyzeStack and shared by every stack policy.
 
@@ -109,12 +148,15 @@ class _StackResource(PolicyResource):
         self.resource_type = source.type
         self.urn = source.urn
         self.name = source.name
-        self.props = RawBackedProps(
-            deserialize_properties(json_format.MessageToDict(source.properties))
-        )
+        self.props = RawBackedProps(decode_struct(source.properties))
         self.property_dependency_urns: dict[str, list[str]] = {
             key: list(value.urns) for key, value in source.propertyDependencies.items()
         }
+        # What Analyze received for this resource earlier in the same deployment, if anything.
+        checked = servicer.checked_inputs.get(source.urn)
+        self.checked_inputs: dict[str, Any] | None = (
+            decode_struct(checked) if checked is not None else None
+        )
         self._servicer = servicer
         self._source = source
         self._stack = stack
@@ -180,6 +222,41 @@ def _run(result: Any) -> None:
             loop.close()
 
 
+def _exempt_as_advisory(response: Any) -> Any:
+    """An exempted finding (exemptions.py) is reported, never enforced: advisory, whatever the
+    policy's level. Done here because the SDK gives one level per policy, not per finding."""
+    for diagnostic in response.diagnostics:
+        if is_exempt_message(diagnostic.message, diagnostic.description):
+            diagnostic.enforcementLevel = proto.ADVISORY
+    return response
+
+
+def _validate_each(
+    policy: ResourceValidationPolicy,
+    resources: list[PolicyResource],
+    config: Any,
+    stack_tags: Any,
+    report_violation: Any,
+) -> None:
+    """A resource policy over every resource of a stack, each violation on its resource."""
+    for resource in resources:
+
+        def report(message: str, urn: str | None = None, _at: str = resource.urn) -> None:
+            report_violation(message, urn or _at)
+
+        args = ResourceValidationArgs(
+            resource.resource_type,
+            resource.props,
+            resource.urn,
+            resource.name,
+            resource.opts,
+            resource.provider,
+            config,
+            stack_tags,
+        )
+        _run(policy.validate(args, report))
+
+
 if sdk_is_compatible():
 
     class ResilienceAnalyzerServicer(_SdkServicer):
@@ -187,11 +264,26 @@ if sdk_is_compatible():
 
         config_specs: Mapping[str, ConfigSpec] = {}
 
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            #: URN -> the checked inputs Analyze got (the raw message, decoded only if asked
+            #: for). The engine runs one analyzer process per deployment and calls Analyze for
+            #: every resource before AnalyzeStack, so the stack policies can tell what the
+            #: program set from what the provider will compute (see props.program_view).
+            self.checked_inputs: dict[str, Any] = {}
+
+        def Analyze(self, request: Any, context: Any) -> Any:
+            self.checked_inputs[request.urn] = request.properties
+            return _exempt_as_advisory(super().Analyze(request, context))
+
         def Configure(self, request: Any, context: Any) -> Any:
             configs = {
                 name: json_format.MessageToDict(request.policyConfig[name].properties)
                 for name in request.policyConfig
             }
+            # Configure opens a deployment's analysis (the engine sends it once, right after it
+            # starts the pack): what an earlier one analysed is not this one's.
+            self.checked_inputs.clear()
             problems = config_problems(self.config_specs, configs)
             if problems:
                 pack_name = getattr(self, "_PolicyAnalyzerServicer__policy_pack_name", "pack")
@@ -212,11 +304,18 @@ if sdk_is_compatible():
                 return super().AnalyzeStack(request, context)
             self._configure_runtime_settings()
             response = proto.AnalyzeResponse()
+            # With no Analyze call at all in this deployment (the outputs-only shape, e.g. a
+            # state analysed with no inputs), resource policies would never run: run them here
+            # over each resource's state instead, so that they still decide what they can.
+            # When Analyze was called, a resource without its call is a read, not the program's.
+            run_resource_policies = not self.checked_inputs
             active = []
             for policy in policies:
                 level = self._get_enforcement_level(policy)
-                if level == EnforcementLevel.DISABLED or not isinstance(
-                    policy, StackValidationPolicy
+                if level == EnforcementLevel.DISABLED:
+                    continue
+                if not isinstance(policy, StackValidationPolicy) and not (
+                    run_resource_policies and isinstance(policy, ResourceValidationPolicy)
                 ):
                     continue
                 # Stack policies cannot remediate: the SDK reports REMEDIATE as MANDATORY.
@@ -237,11 +336,13 @@ if sdk_is_compatible():
                 report_violation = self._create_report_violation(
                     response, policy.name, policy.description, level, policy.severity
                 )
-                args = StackValidationArgs(
-                    resources, self._get_policy_config(policy.name), stack_tags
-                )
+                config = self._get_policy_config(policy.name)
                 try:
-                    _run(policy.validate(args, report_violation))
+                    if isinstance(policy, ResourceValidationPolicy):
+                        _validate_each(policy, resources, config, stack_tags, report_violation)
+                    else:
+                        args = StackValidationArgs(resources, config, stack_tags)
+                        _run(policy.validate(args, report_violation))
                 except UnknownValueError as error:
                     response.diagnostics.append(
                         proto.AnalyzeDiagnostic(
@@ -263,7 +364,7 @@ if sdk_is_compatible():
                             policy_name=policy.name, reason=error.reason or ""
                         )
                     )
-            return response
+            return _exempt_as_advisory(response)
 
 
 def install(specs: Mapping[str, ConfigSpec]) -> bool:

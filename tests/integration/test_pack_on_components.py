@@ -1,6 +1,7 @@
 """The components, run under mocks with the prod config, against the real policy pack over its
 gRPC protocol: zero violations as built, and exactly the expected policy for each seeded defect,
-with known outputs (`pulumi up`) and in the preview shape of a new stack."""
+in every shape the engine can send (offline/modes.py): a new stack's preview, an update, the
+raw inputs, and outputs only."""
 
 from __future__ import annotations
 
@@ -12,31 +13,42 @@ from harness import Registration, Run
 from program_runs import prod_config, run_program
 
 from offline.analyzer import Diagnostic, PolicyPackProcess
+from offline.modes import INPUTS, MODES, OUTPUTS_ONLY, runs_as_preview
 from offline.policy_runner import snapshot_of
+from offline.recording import engine_view
 
-MODES = ("update", "preview")
 _RUNS: dict[str, Run] = {}
 
 
 def prod(mode: str) -> Run:
-    if mode not in _RUNS:
-        _RUNS[mode] = run_program(prod_config(), preview=mode == "preview")
-    return _RUNS[mode]
+    """The prod program's registrations: run as a preview for the preview-like shapes."""
+    preview = runs_as_preview(mode)
+    if preview not in _RUNS:
+        _RUNS[preview] = run_program(prod_config(), preview=preview)
+    return _RUNS[preview]
 
 
-def verdicts(pack: PolicyPackProcess, resources: list[Registration]) -> list[Diagnostic]:
-    """Everything the CLI would ask: Analyze per custom resource, AnalyzeStack once."""
-    stack = [snapshot_of(r, r.inputs) for r in resources]
-    found = pack.analyze_stack(stack)
-    for snapshot in stack:
-        if snapshot.custom:
-            found.extend(pack.analyze(snapshot))
+def verdicts(pack: PolicyPackProcess, resources: list[Registration], mode: str) -> list[Diagnostic]:
+    """What the engine would ask in `mode`, from the (possibly seeded) registrations: Configure
+    (a new deployment), Analyze per custom resource, AnalyzeStack once. The engine's view of
+    each resource is computed again from its inputs, since a seed may have changed them."""
+    pack.configure({})
+    found: list[Diagnostic] = []
+    stack = []
+    for registration in resources:
+        _, checked, state = engine_view(registration, mode, "us-east-1")
+        if mode == INPUTS or not registration.custom:
+            state = checked
+        stack.append(snapshot_of(registration, state or checked, links=mode != OUTPUTS_ONLY))
+        if registration.custom and mode != OUTPUTS_ONLY:
+            found.extend(pack.analyze(snapshot_of(registration, checked)))
+    found.extend(pack.analyze_stack(stack))
     return found
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_prod_stack_has_no_violation(pack: PolicyPackProcess, mode: str) -> None:
-    found = verdicts(pack, prod(mode).resources)
+    found = verdicts(pack, prod(mode).resources, mode)
     assert found == [], [(d.policy, d.urn, d.message) for d in found]
 
 
@@ -109,7 +121,7 @@ def test_seeded_defect_yields_exactly_its_policy(
     policy: str,
 ) -> None:
     resources = seed(copy.deepcopy(prod(mode).resources))
-    found = verdicts(pack, resources)
+    found = verdicts(pack, resources, mode)
     assert found, f"{policy}: no violation for the seeded defect"
     assert {d.policy for d in found} == {policy}, [(d.policy, d.message) for d in found]
     assert all(d.level == "mandatory" for d in found)

@@ -1,4 +1,5 @@
-"""The pack's completeness: every policy has its three fixture kinds and its doc page, the README
+"""The pack's completeness: every policy has its fixture kinds (pass, fail, preview, and the
+engine's own shapes) and its doc page, the README
 lists them all, and the pack's start-up stays light."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import sys
 
 import pytest
 from policy_fixtures import REQUIRED_CASES, fixture_module
+from policy_fixtures.builder import ENGINE_PREVIEW, OUTPUTS_ONLY
 from pulumi_policy import ResourceValidationPolicy
 from verdicts import PACK_DIR, REPO, rule_module
 
@@ -25,7 +27,7 @@ def test_policy_names_are_unique_and_match_their_modules() -> None:
 
 
 @pytest.mark.parametrize("module", RULE_MODULES)
-def test_every_policy_has_pass_fail_and_preview_fixtures(module: str) -> None:
+def test_every_policy_has_its_fixture_kinds(module: str) -> None:
     fixtures = fixture_module(module)
     assert fixtures.POLICY == rule_module(module).NAME
     missing = [kind for kind in REQUIRED_CASES if kind not in fixtures.CASES]
@@ -35,6 +37,9 @@ def test_every_policy_has_pass_fail_and_preview_fixtures(module: str) -> None:
     assert not fixtures.CASES["fail"].preview
     preview = fixtures.CASES["preview"]
     assert preview.preview and preview.expected, "the preview fixture must reach a verdict"
+    for shape in (ENGINE_PREVIEW, OUTPUTS_ONLY):
+        case = fixtures.CASES[shape]
+        assert case.shape == shape and case.expected, f"the {shape} fixture must reach a verdict"
 
 
 @pytest.mark.parametrize("module", RULE_MODULES)

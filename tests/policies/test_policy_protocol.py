@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import struct_pb2
-from policy_fixtures.builder import StackBuilder
+from policy_fixtures.builder import ENGINE_PREVIEW, StackBuilder
 from policy_fixtures.realistic import active_active_stack
 from pulumi.runtime.proto import analyzer_pb2
 from verdicts import CANT_RUN, rule_module
@@ -45,6 +45,8 @@ ADVISORY = {
     "lambda-tracing",
     "lambda-log-retention",
     "encryption-at-rest",
+    "single-region-service",
+    "dynamodb-point-in-time-recovery",
 }
 SECRET_KEY, SECRET_SIGNATURE = (
     "4dabf18193072939515e22adb298388d",
@@ -243,8 +245,12 @@ def test_refused_config_leaves_the_previous_one_in_force(policy_pack: PolicyPack
 
 
 def test_enforcement_levels_from_config(policy_pack: PolicyPackProcess) -> None:
-    stack = active_active_stack(("us-east-1",))
-    policy_pack.configure({"multi-region-active-active": "advisory"})
+    # Two serving regions where three are required: multi-region-active-active's premise holds
+    # (a single-region stack is single-region-service's, advisory, instead).
+    stack = active_active_stack()
+    policy_pack.configure(
+        {"multi-region-active-active": {"enforcementLevel": "advisory", "minRegions": 3}}
+    )
     (diagnostic,) = policy_pack.analyze_stack(stack.snapshots(preview=True))
     assert (diagnostic.policy, diagnostic.level) == ("multi-region-active-active", "advisory")
     policy_pack.configure({"all": "disabled"})
@@ -458,10 +464,10 @@ def test_remediate_encrypts_an_unencrypted_queue(policy_pack: PolicyPackProcess)
 def test_stack_policies_at_remediate_report_as_mandatory(policy_pack: PolicyPackProcess) -> None:
     """Stack policies cannot remediate (the SDK's Remediate sees one resource): at the
     'remediate' level they still report, as mandatory."""
-    policy_pack.configure({"multi-region-active-active": "remediate"})
-    (diagnostic,) = policy_pack.analyze_stack(
-        active_active_stack(("us-east-1",)).snapshots(preview=True)
+    policy_pack.configure(
+        {"multi-region-active-active": {"enforcementLevel": "remediate", "minRegions": 3}}
     )
+    (diagnostic,) = policy_pack.analyze_stack(active_active_stack().snapshots(preview=True))
     assert diagnostic.level == "mandatory"
 
 
@@ -476,3 +482,20 @@ def test_large_request_within_message_limits(policy_pack: PolicyPackProcess) -> 
             {"region": "eu-west-1", "policy": json.dumps({"pad": blob})},
         )
     assert policy_pack.analyze_stack(stack.snapshots(preview=True)) == []
+
+
+def test_checked_inputs_belong_to_one_deployment(policy_pack: PolicyPackProcess) -> None:
+    """Analyze's inputs are kept for the AnalyzeStack of the same deployment only: a new
+    Configure (the engine's first call to a freshly started pack) forgets them."""
+    builder = StackBuilder()
+    builder.add("aws:sqs/queue:Queue", "orders", {"region": "eu-west-1"})
+    analyze, stack = builder.engine_snapshots(ENGINE_PREVIEW)
+    for snapshot in analyze:
+        policy_pack.analyze(snapshot)
+    found = policy_pack.analyze_stack(stack)
+    assert {d.policy for d in found} == {"sqs-dead-letter-queue"}, [d.message for d in found]
+    policy_pack.configure({})
+    # Without the inputs the planned redrivePolicy is unknown: set from an output or computed,
+    # the pack cannot tell, and says nothing rather than something wrong.
+    after = policy_pack.analyze_stack(stack)
+    assert [d for d in after if d.policy == "sqs-dead-letter-queue"] == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from google.protobuf import json_format
 from policy_fixtures.realistic import active_active_stack
 from pulumi_policy import (
     PolicyResource,
@@ -17,7 +18,7 @@ from pulumi_policy import (
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from offline.analyzer import UNKNOWN_STRING, ResourceSnapshot
+from offline.analyzer import UNKNOWN_STRING, PolicyPackProcess, ResourceSnapshot
 from resilience_policies import model as model_module
 from resilience_policies.config import ConfigSpec, PolicyConfigError, Setting
 from resilience_policies.model import (
@@ -30,12 +31,22 @@ from resilience_policies.model import (
     mapping_kind_from_inputs,
     model_for,
 )
-from resilience_policies.props import ABSENT, UNKNOWN, RawBackedProps, at, flag, number, plain
+from resilience_policies.props import (
+    ABSENT,
+    UNKNOWN,
+    RawBackedProps,
+    at,
+    flag,
+    number,
+    plain,
+    program_view,
+)
 from resilience_policies.rules import (
     dlq_alarm,
     sqs_partial_batch_response,
     sqs_visibility_timeout_ratio,
 )
+from resilience_policies.server import decode_struct
 
 OPTIONS = PolicyResourceOptions(False, [], None, [], None, [], None)  # type: ignore[arg-type]
 
@@ -303,3 +314,67 @@ def test_config_schema_is_json_schema() -> None:
 def test_a_default_outside_its_own_bounds_is_a_programming_error() -> None:
     with pytest.raises(AssertionError, match="default got 0"):
         ConfigSpec("broken", (Setting("count", "integer", 0, "x", minimum=1),))
+
+
+# -- what the program set vs what the provider plans ------------------------------------------
+
+
+def test_program_view_tells_not_set_from_computed() -> None:
+    """AnalyzeStack's planned state makes both unknown; Analyze's checked inputs tell them apart."""
+    state = {
+        "redrivePolicy": UNKNOWN_STRING,  # not set: the provider computes it
+        "redriveAllowPolicy": UNKNOWN_STRING,
+        "arn": UNKNOWN_STRING,
+        "visibilityTimeoutSeconds": 181.0,
+        "dimensions": UNKNOWN_STRING,  # a map the plan blanked
+        "region": "eu-west-1",  # computed from the provider, known
+        "destinationConfig": {"onFailure": {"destinationArn": UNKNOWN_STRING}},
+    }
+    inputs = {
+        "visibilityTimeoutSeconds": 181.0,
+        "dimensions": {"QueueName": UNKNOWN_STRING, "Stage": "v1"},
+        "destinationConfig": {
+            "onFailure": {"destinationArn": UNKNOWN_STRING, "__defaults": []},
+            "__defaults": [],
+        },
+    }
+    view = program_view(inputs, state)
+    assert at(view, "redrivePolicy") is ABSENT and at(view, "redriveAllowPolicy") is ABSENT
+    assert "arn" not in view
+    assert view["region"] == "eu-west-1"
+    assert view["dimensions"] == {"QueueName": UNKNOWN_STRING, "Stage": "v1"}
+    assert at(view, "destinationConfig", "onFailure", "destinationArn") is UNKNOWN
+    assert "__defaults" not in view["destinationConfig"]
+    assert program_view(None, state) is state, "no Analyze call: the state as it is"
+
+
+def test_program_view_prefers_what_the_provider_knows() -> None:
+    view = program_view({"name": "Api.Example.com."}, {"name": "api.example.com", "ttl": 60.0})
+    assert view == {"name": "api.example.com", "ttl": 60.0}
+
+
+@pytest.mark.parametrize("shape", ["inputs", "engine-preview", "outputs-only"])
+def test_decode_struct_matches_the_sdks_decoding(shape: str) -> None:
+    """The pack's fast decoding gives what deserialize_properties(MessageToDict(...)) gives."""
+    stack = active_active_stack()
+    if shape == "inputs":
+        snapshots = stack.snapshots(preview=True)
+    else:
+        analyze, snapshots = stack.engine_snapshots(shape)
+        snapshots = snapshots + analyze
+    request = PolicyPackProcess.stack_request(snapshots)
+    for resource in request.resources:
+        ours = decode_struct(resource.properties)
+        sdk = deserialize_properties(json_format.MessageToDict(resource.properties))
+        assert _comparable(ours) == _comparable(sdk), resource.urn
+
+
+def _comparable(value: Any) -> Any:
+    """Assets and archives are compared by kind (they have no equality of their own)."""
+    if isinstance(value, dict):
+        return {key: _comparable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_comparable(item) for item in value]
+    if type(value).__module__ == "pulumi.asset":
+        return type(value).__name__
+    return value

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from policy_fixtures import all_fixture_modules
+from policy_fixtures.builder import ENGINE_PREVIEW, OUTPUTS_ONLY
 from policy_fixtures.cases import Case
 from verdicts import CANT_RUN, rule_module, run_case
 
@@ -36,7 +37,7 @@ def test_fixture_verdict(
         (diagnostic,) = [d for d in diagnostics if d.urn == expect.urn(stack)]
         for fragment in expect.contains:
             assert fragment in diagnostic.message, diagnostic.message
-        assert diagnostic.level == default_level
+        assert diagnostic.level == (expect.level or default_level)
         assert diagnostic.pack == "resilient-serverless"
         assert diagnostic.message.startswith(policy.description)
 
@@ -50,3 +51,30 @@ def test_compliant_stack_passes_in_preview_too(policy_pack: PolicyPackProcess, r
     _, diagnostics, everything = run_case(policy_pack, rule, preview)
     assert diagnostics == []
     assert not [d for d in everything if CANT_RUN in d.message]
+
+
+ENGINE_SHAPES = (ENGINE_PREVIEW, OUTPUTS_ONLY)
+
+
+@pytest.mark.parametrize("shape", ENGINE_SHAPES)
+@pytest.mark.parametrize("rule", RULE_MODULES)
+def test_pass_and_fail_hold_in_the_engines_shapes(
+    policy_pack: PolicyPackProcess, rule: str, shape: str
+) -> None:
+    """The pass fixture passes and the fail fixture fails on the same resources when the stack
+    arrives the way the real engine sends it: a new stack's preview (checked inputs, then the
+    provider's planned state) and outputs only (known state, no Analyze, no links)."""
+    cases = all_fixture_modules()[rule].CASES
+    _, passing, everything = run_case(policy_pack, rule, cases["pass"].reshaped(shape))
+    assert passing == [], [d.message for d in passing]
+    assert not [d.message for d in everything if CANT_RUN in d.message]
+    module = all_fixture_modules()[rule]
+    if shape in getattr(module, "SHAPE_DEPENDENT_FAIL", {}):
+        # The module says why its fail case is right to pass in this shape; its own case of
+        # that shape (required by the meta-test) is the proof instead.
+        return
+    fail = cases["fail"]
+    stack, failing, _ = run_case(policy_pack, rule, fail.reshaped(shape))
+    assert sorted(d.urn for d in failing) == sorted(e.urn(stack) for e in fail.expected), [
+        d.message for d in failing
+    ]

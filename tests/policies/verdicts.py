@@ -6,7 +6,7 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
-from policy_fixtures.builder import StackBuilder
+from policy_fixtures.builder import ENGINE_PREVIEW, INPUTS, OUTPUTS_ONLY, StackBuilder
 from policy_fixtures.cases import Case
 
 from offline.analyzer import Diagnostic, PolicyPackProcess
@@ -21,13 +21,24 @@ def rule_module(rule: str) -> ModuleType:
 
 
 def diagnostics_for(
-    pack: PolicyPackProcess, rule: str, stack: StackBuilder, *, preview: bool
+    pack: PolicyPackProcess, rule: str, stack: StackBuilder, *, shape: str
 ) -> list[Diagnostic]:
-    """Every diagnostic the engine would get for `stack`: Analyze for the resources the rule's
-    resource policy looks at (their inputs only, as the engine sends them), then AnalyzeStack
-    (inputs, plus outputs outside a preview)."""
-    module = rule_module(rule)
+    """Every diagnostic the engine would get for `stack` in `shape`.
+
+    The builder's own shapes: Analyze for the resources the rule's resource policy looks at
+    (their inputs only), then AnalyzeStack (inputs, plus outputs when known). The engine's
+    shapes: Analyze for every custom resource (checked inputs) and AnalyzeStack (planned state)
+    for a new stack's preview; AnalyzeStack alone, unlinked known state, for outputs only.
+    """
     found: list[Diagnostic] = []
+    if shape in (ENGINE_PREVIEW, OUTPUTS_ONLY):
+        analyze, whole = stack.engine_snapshots(shape)
+        for snapshot in analyze:
+            found.extend(pack.analyze(snapshot))
+        found.extend(pack.analyze_stack(whole))
+        return found
+    preview = shape == INPUTS
+    module = rule_module(rule)
     resource_types = getattr(module, "RESOURCE_TYPES", ())
     for resource in stack.resources:
         if resource.custom and resource.type in resource_types:
@@ -43,5 +54,5 @@ def run_case(
     policy = rule_module(rule).NAME
     pack.configure({policy: case.config} if case.config else {})
     stack = case.build()
-    everything = diagnostics_for(pack, rule, stack, preview=case.preview)
+    everything = diagnostics_for(pack, rule, stack, shape=case.shape)
     return stack, [d for d in everything if d.policy == policy], everything

@@ -15,7 +15,7 @@ from pulumi_policy import EnforcementLevel, Severity
 from .. import thresholds
 from ..config import ConfigSpec, Setting
 from ..model import FUNCTION, StackModel
-from ..props import ABSENT, Marker, at, number, whole
+from ..props import ABSENT, Marker, at, number, text, whole
 from ..rulekit import Report, stack_policy
 
 NAME = "lambda-log-retention"
@@ -40,7 +40,12 @@ def check(model: StackModel, settings: Mapping[str, Any], report: Report) -> Non
     for function in model.of_type(FUNCTION):
         groups = model.function_log_groups.get(function.urn, [])
         if not groups:
-            if at(function.props, "loggingConfig", "logGroup") is not ABSENT:
+            chosen = at(function.props, "loggingConfig", "logGroup")
+            name = text(function.props, "name")
+            # A deployed function reports the group it logs to even when the program chose
+            # none: Lambda's own default group is not one "declared elsewhere".
+            default = isinstance(name, str) and chosen == f"/aws/lambda/{name}"
+            if chosen is not ABSENT and not default:
                 continue  # logs to a group declared elsewhere: its retention is managed there
             report(
                 f"Function '{function.name}' has no log group in this stack: Lambda creates "

@@ -8,8 +8,10 @@ from types import ModuleType
 
 from resilience_policies.pack import RULE_MODULES
 
-#: Every fixture module must define these three cases (more are welcome).
-REQUIRED_CASES = ("pass", "fail", "preview")
+#: Every fixture module must define these cases (more are welcome): a compliant stack, a
+#: defect in a known stack, the defect in the builder's preview shape, and the defect in the two
+#: shapes the real engine sends (a new stack's preview; outputs only, with no links).
+REQUIRED_CASES = ("pass", "fail", "preview", "engine-preview", "outputs-only")
 
 
 def fixture_module(rule_module: str) -> ModuleType:

@@ -10,16 +10,29 @@ output is written `other.out("arn")`. The same declaration then renders two ways
   built from an unknown (`Concat`, `JsonOf`) is unknown as a whole.
 
 Both carry the property dependencies the engine would send (the URNs each input came from).
+`engine_snapshots` renders the same declaration in the shapes the real engine sends, through
+the offline preview's model of the engine: a new stack's preview (checked inputs to Analyze,
+planned state to AnalyzeStack) and outputs only (known state, no Analyze, no links).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from offline.analyzer import UNKNOWN_STRING, ResourceSnapshot
+from offline.engine_shape import Identity, checked_inputs, holds_unknown, planned_state, schema_for
+from offline.fake_outputs import ResourceFacts, known_state
+
+#: The engine's shapes a fixture can be rendered in (see `StackBuilder.engine_snapshots`), next
+#: to the builder's own two: known ("update") and inputs at preview ("inputs").
+UPDATE = "update"
+INPUTS = "inputs"
+ENGINE_PREVIEW = "engine-preview"
+OUTPUTS_ONLY = "outputs-only"
+SHAPES = (UPDATE, INPUTS, ENGINE_PREVIEW, OUTPUTS_ONLY)
 
 ACCOUNT = "123456789012"
 PROJECT = "resilient-serverless"
@@ -199,6 +212,43 @@ class StackBuilder:
     def remove(self, resource: Resource) -> None:
         self.resources.remove(resource)
 
+    def engine_snapshots(self, shape: str) -> tuple[list[ResourceSnapshot], list[ResourceSnapshot]]:
+        """(what Analyze gets, what AnalyzeStack gets) in one of the engine's shapes, computed by
+        the offline preview's model of the engine (`offline.engine_shape`):
+
+        - ENGINE_PREVIEW: a new stack's preview. Analyze: the checked inputs (autonames,
+          Terraform defaults, `tagsAll`, `__defaults`); AnalyzeStack: the provider's planned
+          state (computed properties unknown even when unset, maps and plain lists holding an
+          unknown blanked as a whole), with dependencies.
+        - OUTPUTS_ONLY: no Analyze; AnalyzeStack: the known state of every property and no
+          dependency links at all.
+        """
+        analyze: list[ResourceSnapshot] = []
+        stack: list[ResourceSnapshot] = []
+        preview = shape == ENGINE_PREVIEW
+        for resource in self.resources:
+            snapshot = self.snapshot(resource, preview=preview, autonames=preview)
+            if not resource.custom:
+                stack.append(snapshot if preview else _unlinked(snapshot))
+                continue
+            identity = Identity(
+                resource.type, resource.name, resource.urn, resource.region, _physical(resource)
+            )
+            checked = checked_inputs(identity, snapshot.properties)
+            if preview:
+                analyze.append(_with_properties(snapshot, checked))
+                stack.append(_with_properties(snapshot, planned_state(identity, checked)))
+                continue
+            facts = ResourceFacts(
+                resource.type, resource.name, resource.urn, resource.region, checked
+            )
+            _, state = known_state(facts)
+            # The fixture's own outputs are what its references resolve to: they win.
+            state.update(resource.outputs)
+            state.update({k: v for k, v in snapshot.properties.items() if k != "id"})
+            stack.append(_unlinked(_with_properties(snapshot, state)))
+        return analyze, stack
+
     def snapshots(
         self, *, preview: bool, with_outputs: bool | None = None
     ) -> list[ResourceSnapshot]:
@@ -210,14 +260,19 @@ class StackBuilder:
         ]
 
     def snapshot(
-        self, resource: Resource, *, preview: bool, with_outputs: bool = False
+        self,
+        resource: Resource,
+        *,
+        preview: bool,
+        with_outputs: bool = False,
+        autonames: bool = False,
     ) -> ResourceSnapshot:
         properties: dict[str, Any] = {}
         property_dependencies: dict[str, list[str]] = {}
         for key, value in resource.inputs.items():
             if value is None:
                 continue
-            properties[key] = _render(value, preview)
+            properties[key] = _render(value, preview, autonames)
             sources = _sources(value)
             if sources:
                 property_dependencies[key] = sources
@@ -236,18 +291,12 @@ class StackBuilder:
         )
 
 
-def _unknown_in_preview(value: Any) -> bool:
-    if isinstance(value, Out):
-        return value.path != () or value.attribute not in value.resource.inputs
-    if isinstance(value, Concat):
-        return any(_unknown_in_preview(part) for part in value.parts)
-    if isinstance(value, JsonOf):
-        return _unknown_in_preview(value.value)
-    if isinstance(value, dict):
-        return any(_unknown_in_preview(item) for item in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_unknown_in_preview(item) for item in value)
-    return False
+def _with_properties(snapshot: ResourceSnapshot, properties: dict[str, Any]) -> ResourceSnapshot:
+    return replace(snapshot, properties=properties)
+
+
+def _unlinked(snapshot: ResourceSnapshot) -> ResourceSnapshot:
+    return replace(snapshot, dependencies=[], property_dependencies={})
 
 
 def _sources(value: Any) -> list[str]:
@@ -273,13 +322,18 @@ def _sources(value: Any) -> list[str]:
     return found
 
 
-def _render(value: Any, preview: bool) -> Any:
+def _render(value: Any, preview: bool, autonames: bool = False) -> Any:
     if isinstance(value, Out):
         if preview:
             # A new resource's planned outputs echo its inputs: those are known in a preview.
             echoed = value.resource.inputs.get(value.attribute)
             if not value.path and echoed is not None:
-                return _render(echoed, preview)
+                return _render(echoed, preview, autonames)
+            if autonames and not value.path and value.attribute == "name":
+                # The provider's Check names the resource before the preview plans it.
+                schema = schema_for(value.resource.type)
+                if schema is not None and schema.autonamed:
+                    return _physical(value.resource)
             return UNKNOWN_STRING
         if value.attribute not in value.resource.outputs:
             raise KeyError(
@@ -290,17 +344,23 @@ def _render(value: Any, preview: bool) -> Any:
             found = found[step]
         return found
     if isinstance(value, Concat):
-        if preview and _unknown_in_preview(value):
+        parts = [_render(part, preview, autonames) for part in value.parts]
+        if preview and UNKNOWN_STRING in parts:
             return UNKNOWN_STRING
-        return "".join(str(_render(part, preview)) for part in value.parts)
+        return "".join(str(part) for part in parts)
     if isinstance(value, JsonOf):
-        if preview and _unknown_in_preview(value):
+        rendered = _render(value.value, preview, autonames)
+        if preview and holds_unknown(rendered):
             return UNKNOWN_STRING
-        return json.dumps(_render(value.value, preview))
+        return json.dumps(rendered)
     if isinstance(value, dict):
-        return {key: _render(item, preview) for key, item in value.items() if item is not None}
+        return {
+            key: _render(item, preview, autonames)
+            for key, item in value.items()
+            if item is not None
+        }
     if isinstance(value, (list, tuple)):
-        return [_render(item, preview) for item in value]
+        return [_render(item, preview, autonames) for item in value]
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, int):

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .builder import Resource, StackBuilder
+from .builder import ENGINE_PREVIEW, INPUTS, OUTPUTS_ONLY, UPDATE, Resource, StackBuilder
 from .realistic import TAGS, function
 
 
 @dataclass(frozen=True)
 class Expect:
     """One expected diagnostic: on the resource named `resource` ("" for the whole stack),
-    whose message contains every string of `contains`."""
+    whose message contains every string of `contains`, at `level` (None: the policy's default
+    level; an exempted finding is reported at "advisory" whatever the policy's level)."""
 
     resource: str
     contains: tuple[str, ...]
     type: str | None = None
+    level: str | None = None
 
     def urn(self, stack: StackBuilder) -> str:
         if not self.resource:
@@ -36,10 +38,26 @@ class Expect:
 class Case:
     build: Callable[[], StackBuilder]
     expected: tuple[Expect, ...] = ()
+    #: The builder's preview shape (inputs, with unknowns) rather than its known one.
     preview: bool = False
     #: This policy's settings for the case (enforcement level stays the default).
     config: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    #: One of the engine's shapes (builder.ENGINE_PREVIEW, builder.OUTPUTS_ONLY); None: the
+    #: builder's own, chosen by `preview`.
+    engine_shape: str | None = None
+
+    @property
+    def shape(self) -> str:
+        if self.engine_shape is not None:
+            return self.engine_shape
+        return INPUTS if self.preview else UPDATE
+
+    def reshaped(self, shape: str) -> Case:
+        """The same stack, configuration and verdict, sent in another of the engine's shapes."""
+        if shape not in (ENGINE_PREVIEW, OUTPUTS_ONLY):
+            raise ValueError(f"{shape!r} is not one of the engine's shapes")
+        return replace(self, preview=False, engine_shape=shape)
 
 
 def stream_consumer(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from .builder import StackBuilder
+from .builder import ENGINE_PREVIEW, OUTPUTS_ONLY, StackBuilder
 from .cases import Case, Expect
 from .realistic import active_active_stack
+from .stream_poison_message import with_stream_consumer
 
 POLICY = "dlq-retention"
 US_DLQ = "tasks-us-east-1-worker-dlq"
@@ -22,6 +23,13 @@ def short_dlq(seconds: int | None) -> StackBuilder:
 def long_source() -> StackBuilder:
     b = short_dlq(None)
     b.named("tasks-us-east-1-worker-queue").inputs["messageRetentionSeconds"] = 600_000
+    return b
+
+
+def stream_failures_short() -> StackBuilder:
+    """A stream mapping's on-failure queue is a dead-letter queue: it keeps what it holds."""
+    b = with_stream_consumer()
+    b.named("tasks-us-east-1-audit-failures").inputs["messageRetentionSeconds"] = 86_400
     return b
 
 
@@ -58,4 +66,19 @@ CASES = {
         preview=True,
         config={"minRetentionSeconds": 60},
     ),
+    "fail-stream-failure-queue": Case(
+        stream_failures_short,
+        (
+            Expect(
+                "tasks-us-east-1-audit-failures",
+                ("keeps messages for 86400 s", "below the 1209600 s this stack requires"),
+            ),
+        ),
+        preview=True,
+    ),
+    "pass-stream-failure-queue": Case(with_stream_consumer, preview=True),
 }
+
+# The same stacks as the engine sends them: a new stack's preview, and outputs only.
+CASES["engine-preview"] = CASES["preview"].reshaped(ENGINE_PREVIEW)
+CASES["outputs-only"] = CASES["fail"].reshaped(OUTPUTS_ONLY)

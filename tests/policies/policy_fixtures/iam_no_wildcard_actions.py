@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .builder import JsonOf, StackBuilder
+from .builder import ENGINE_PREVIEW, OUTPUTS_ONLY, JsonOf, StackBuilder
 from .cases import Case, Expect
 from .realistic import active_active_stack
 
@@ -92,3 +92,7 @@ CASES = {
         note="the document embeds other resources' ARNs: unknown until `pulumi up`",
     ),
 }
+
+# The same stacks as the engine sends them: a new stack's preview, and outputs only.
+CASES["engine-preview"] = CASES["preview"].reshaped(ENGINE_PREVIEW)
+CASES["outputs-only"] = CASES["fail"].reshaped(OUTPUTS_ONLY)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .builder import StackBuilder
+from .builder import ENGINE_PREVIEW, OUTPUTS_ONLY, StackBuilder
 from .cases import Case, Expect
 from .realistic import active_active_stack
 
@@ -69,3 +69,10 @@ CASES = {
         preview=True,
     ),
 }
+
+# The same stacks as the engine sends them: a new stack's preview, and outputs only.
+CASES["engine-preview"] = CASES["preview"].reshaped(ENGINE_PREVIEW)
+CASES["outputs-only"] = CASES["fail"].reshaped(OUTPUTS_ONLY)
+# A deployed function reports loggingConfig.logGroup = /aws/lambda/<name> although the program
+# chose no group: still a function without a declared group.
+CASES["outputs-only-undeclared"] = CASES["fail-undeclared"].reshaped(OUTPUTS_ONLY)

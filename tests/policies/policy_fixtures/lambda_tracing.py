@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .builder import StackBuilder
+from .builder import ENGINE_PREVIEW, OUTPUTS_ONLY, StackBuilder
 from .cases import Case, Expect
 from .realistic import active_active_stack
 
@@ -30,3 +30,7 @@ CASES = {
     "preview": Case(pass_through, (PASS_THROUGH,), preview=True),
     "fail-not-set": Case(untraced, (Expect(EU_API, ("tracingConfig.mode is not set",)),)),
 }
+
+# The same stacks as the engine sends them: a new stack's preview, and outputs only.
+CASES["engine-preview"] = CASES["preview"].reshaped(ENGINE_PREVIEW)
+CASES["outputs-only"] = CASES["fail"].reshaped(OUTPUTS_ONLY)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .builder import StackBuilder
+from .builder import ENGINE_PREVIEW, OUTPUTS_ONLY, StackBuilder
 from .cases import Case, Expect, stream_consumer
 from .realistic import TAGS, active_active_stack
 
@@ -41,6 +41,19 @@ def kafka_without_report() -> StackBuilder:
     return b
 
 
+def without_report_tagged() -> StackBuilder:
+    """A resource policy reads the exemption tag from the resource's own inputs (Analyze)."""
+    b = without_report()
+    b.named(US_MAPPING).inputs["tags"] = {
+        **TAGS,
+        "resilience:exempt:sqs-partial-batch-response": "batch size 1: one message per batch",
+    }
+    return b
+
+
+#: Config names a resource by its full URN (or its logical name).
+US_MAPPING_URN = active_active_stack().named(US_MAPPING).urn
+
 SQS_MISSING = Expect(
     US_MAPPING,
     (
@@ -64,4 +77,33 @@ CASES = {
         preview=True,
     ),
     "pass-kafka-not-applicable": Case(kafka_without_report, preview=True),
+    "exempt-by-tag": Case(
+        without_report_tagged,
+        (
+            Expect(
+                US_MAPPING,
+                (
+                    "Exempt (batch size 1: one message per batch): ",
+                    "does not set functionResponseTypes",
+                ),
+                level="advisory",
+            ),
+        ),
+        preview=True,
+    ),
+    "exempt-by-config": Case(
+        without_report,
+        (
+            Expect(
+                US_MAPPING,
+                ("Exempt (idempotent consumer): ", "does not set functionResponseTypes"),
+                level="advisory",
+            ),
+        ),
+        config={"exemptions": [{"urn": US_MAPPING_URN, "reason": "idempotent consumer"}]},
+    ),
 }
+
+# The same stacks as the engine sends them: a new stack's preview, and outputs only.
+CASES["engine-preview"] = CASES["preview"].reshaped(ENGINE_PREVIEW)
+CASES["outputs-only"] = CASES["fail"].reshaped(OUTPUTS_ONLY)
