@@ -17,6 +17,8 @@ from typing import Any, Final, Literal
 
 from pulumi_policy import PolicyConfigSchema
 
+from .exemptions import EXEMPTIONS_KEY, Exemption, parse_exemptions
+
 SettingKind = Literal["integer", "number", "boolean", "string", "string_list"]
 
 #: The engine's own key inside a policy's config object; never one of the policy's settings.
@@ -166,6 +168,19 @@ class ConfigSpec:
         _, problems = self._resolve(raw)
         return problems
 
+    def exemptions(self, raw: Mapping[str, Any] | None) -> tuple[Exemption, ...]:
+        """The resources this policy's config exempts (see exemptions.py). Raises
+        PolicyConfigError when the entries are malformed."""
+        value = (raw or {}).get(EXEMPTIONS_KEY)
+        if value is None:
+            return ()
+        found, problems = parse_exemptions(value)
+        if problems:
+            raise PolicyConfigError(
+                [f"policy '{self.policy}': config key '{EXEMPTIONS_KEY}' {p}." for p in problems]
+            )
+        return found
+
     def resolve(self, raw: Mapping[str, Any] | None) -> dict[str, Any]:
         """The effective settings: defaults overlaid with `raw`. Raises PolicyConfigError."""
         values, problems = self._resolve(raw)
@@ -178,12 +193,23 @@ class ConfigSpec:
         given.pop(ENFORCEMENT_LEVEL_KEY, None)
         by_key = {setting.key: setting for setting in self.settings}
         problems: list[str] = []
+        # Every policy takes `exemptions` besides its own settings. It is not one of them (not
+        # in the schema, not in the resolved values): the shared glue applies it, not the rule.
+        if EXEMPTIONS_KEY in given and EXEMPTIONS_KEY not in by_key:
+            _, exemption_problems = parse_exemptions(given.pop(EXEMPTIONS_KEY))
+            problems.extend(
+                f"policy '{self.policy}': config key '{EXEMPTIONS_KEY}' {problem}."
+                for problem in exemption_problems
+            )
         for key in sorted(set(given) - set(by_key)):
             if by_key:
                 known = ", ".join(f"'{name}'" for name in by_key)
                 fix = f"remove it or fix its spelling (this policy's keys: {known})"
             else:
-                fix = "remove it (this policy takes no settings besides enforcementLevel)"
+                fix = (
+                    "remove it (this policy takes no settings besides enforcementLevel and "
+                    f"{EXEMPTIONS_KEY})"
+                )
             problems.append(f"policy '{self.policy}': unknown config key '{key}'; {fix}.")
         values: dict[str, Any] = {}
         for setting in self.settings:

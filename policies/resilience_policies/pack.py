@@ -34,6 +34,8 @@ RULE_MODULES: Final[tuple[str, ...]] = (
     "lambda_tracing",
     "lambda_log_retention",
     "encryption_at_rest",
+    "single_region_service",
+    "dynamodb_point_in_time_recovery",
 )
 
 

@@ -1,9 +1,11 @@
 """The small amount of glue every rule shares: turning a rule's check function into an SDK
-policy that reads its configuration, its properties and its stack model the safe way."""
+policy that reads its configuration, its properties and its stack model the safe way, and
+applies exemptions (exemptions.py) to whatever any rule reports."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from pulumi_policy import (
@@ -17,8 +19,9 @@ from pulumi_policy import (
 )
 
 from .config import ConfigSpec
+from .exemptions import TAG_PROPERTIES, Exemption, config_reason, exempt_message, tag_key
 from .model import StackModel, model_for
-from .props import plain
+from .props import plain, text
 
 
 class Report(Protocol):
@@ -32,11 +35,61 @@ Remediation = Callable[
 ]
 
 
-def _reporter(report_violation: ReportViolation) -> Report:
+@dataclass(frozen=True)
+class _Subject:
+    """The resource a finding is about, as far as exemptions need it."""
+
+    urn: str
+    name: str
+    #: Read the stack model's way (props.program_view): the tags the program set stay readable
+    #: where the planned state blanked the whole map to an unknown.
+    props: Any
+
+
+SubjectOf = Callable[[str | None], _Subject | None]
+
+
+def exemption_reason(
+    policy: str, exemptions: tuple[Exemption, ...], subject: _Subject
+) -> str | None:
+    """Why `subject` is exempt from `policy` (its config entry first, then its tag), or None."""
+    reason = config_reason(exemptions, subject.urn, subject.name)
+    if reason is not None:
+        return reason
+    key = tag_key(policy)
+    for prop in TAG_PROPERTIES:
+        # An unknown tag map (or value) is no exemption: the finding stands until it is known.
+        value = text(subject.props, prop, key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def _reporter(
+    report_violation: ReportViolation,
+    policy: str,
+    exemptions: tuple[Exemption, ...],
+    subject_of: SubjectOf,
+) -> Report:
     def report(message: str, urn: str | None = None) -> None:
-        report_violation(message, urn)
+        subject = subject_of(urn)
+        reason = None if subject is None else exemption_reason(policy, exemptions, subject)
+        # The analyzer (server.py) lowers a marked finding to advisory on its way out: the SDK
+        # fixes a policy's level when it creates report_violation.
+        report_violation(message if reason is None else exempt_message(reason, message), urn)
 
     return report
+
+
+def _stack_subjects(model: StackModel) -> SubjectOf:
+    def subject_of(urn: str | None) -> _Subject | None:
+        # A finding about the whole stack (no URN) belongs to no resource: not exemptible.
+        resource = model.by_urn.get(urn) if urn else None
+        if resource is None:
+            return None
+        return _Subject(resource.urn, resource.name, resource.props)
+
+    return subject_of
 
 
 def stack_policy(
@@ -51,8 +104,13 @@ def stack_policy(
     """A stack policy that checks the shared stack model."""
 
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        settings = config.resolve(args.get_config())
-        check(model_for(args.resources), settings, _reporter(report_violation))
+        raw = args.get_config()
+        settings = config.resolve(raw)
+        model = model_for(args.resources)
+        report = _reporter(
+            report_violation, config.policy, config.exemptions(raw), _stack_subjects(model)
+        )
+        check(model, settings, report)
 
     return StackValidationPolicy(
         name=config.policy,
@@ -81,19 +139,38 @@ def resource_policy(
     `check(type, props, settings, report)` sees plain properties with unknown sentinels kept;
     `remediate(type, view, target, settings)` gets the same view plus a copy that still holds
     any secrets, and returns the new properties (a modified `target`) or None for no change.
+    An exempt resource is never remediated: its exemption says the finding is deliberate.
     """
+
+    def subjects(args: ResourceValidationArgs, props: dict[str, Any]) -> SubjectOf:
+        def subject_of(urn: str | None) -> _Subject | None:
+            # The SDK attaches a finding without a URN to the resource being analyzed.
+            if urn and urn != args.urn:
+                return None
+            return _Subject(args.urn, args.name, props)
+
+        return subject_of
 
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         if args.resource_type not in resource_types:
             return
-        settings = config.resolve(args.get_config())
-        check(args.resource_type, plain(args.props), settings, _reporter(report_violation))
+        raw = args.get_config()
+        settings = config.resolve(raw)
+        props = plain(args.props)
+        report = _reporter(
+            report_violation, config.policy, config.exemptions(raw), subjects(args, props)
+        )
+        check(args.resource_type, props, settings, report)
 
     def fix(args: ResourceValidationArgs) -> dict[str, Any] | None:
         if remediate is None or args.resource_type not in resource_types:
             return None
-        settings = config.resolve(args.get_config())
+        raw = args.get_config()
+        settings = config.resolve(raw)
         view = plain(args.props)
+        subject = _Subject(args.urn, args.name, view)
+        if exemption_reason(config.policy, config.exemptions(raw), subject) is not None:
+            return None
         target = plain(args.props, keep_secrets=True)
         return remediate(args.resource_type, view, target, settings)
 

@@ -23,6 +23,12 @@ VISIBILITY_TIMEOUT_RATIO: Final[int] = 6
 #: keeps working (and paying) after the client already got a 504.
 API_GATEWAY_INTEGRATION_TIMEOUT_MS: Final[int] = 29_000
 
+#: API Gateway's integration timeout for HTTP APIs (30 s), a hard limit no quota raises. The
+#: pack reads an HTTP API integration against it whatever the REST limit is configured to.
+HTTP_API_INTEGRATION_TIMEOUT_MS: Final[int] = 30_000
+#: WebSocket APIs (also `apigatewayv2`) keep the REST default of 29 s.
+WEBSOCKET_API_INTEGRATION_TIMEOUT_MS: Final[int] = 29_000
+
 #: How much earlier than the integration the function must time out, so the function's own
 #: timeout error (logged, traced, counted) fires before API Gateway gives up on it.
 API_FUNCTION_TIMEOUT_MARGIN_MS: Final[int] = 1_000
@@ -69,12 +75,25 @@ SQS_MAX_CONCURRENCY_DEFAULT: Final[int] = 10
 #: Stream mappings: a poison record blocks its shard until it succeeds, expires or is skipped.
 #: Bisect on error isolates it, a finite retry count and a record age bound let the shard move
 #: on, and the on-failure destination keeps what was skipped.
-STREAM_MAX_RETRY_ATTEMPTS: Final[int] = 3
+#: The retry count is a ceiling each team sets (the policy's config): what makes a poison record
+#: unable to block a shard for good is that a bound exists at all (Lambda's default, -1, retries
+#: until the record expires). Ten retries ride out a transient failure (throttling, a brief
+#: outage of a dependency) without parking good records, and the record age bound below caps in
+#: time how long any record can hold its shard, whatever the count.
+STREAM_MAX_RETRY_ATTEMPTS: Final[int] = 10
 STREAM_MAX_RECORD_AGE_S: Final[int] = 3600
 #: Lambda's own ceilings for those two settings on stream mappings: a configured bound above
 #: them would accept values AWS refuses.
 STREAM_RETRY_ATTEMPTS_LIMIT: Final[int] = 10_000
 STREAM_RECORD_AGE_LIMIT_S: Final[int] = 604_800  # 7 days
+
+# --- Point-in-time recovery ------------------------------------------------------------------
+
+#: DynamoDB keeps continuous backups for 35 days unless `recoveryPeriodInDays` says fewer.
+PITR_RECOVERY_PERIOD_MAX_DAYS: Final[int] = 35
+#: Shortest recovery window worth having: a bad write noticed after a long weekend (the same
+#: reasoning as the log retention floor) can still be undone.
+PITR_RECOVERY_PERIOD_MIN_DAYS: Final[int] = 7
 
 # --- API throttling --------------------------------------------------------------------------
 

@@ -4,6 +4,10 @@ Throttling everywhere: an unthrottled stage lets one client (or one retry storm)
 account's Lambda concurrency and the table's capacity from everyone else, and the account-level
 API Gateway limit is shared by every API in the region. A stage-wide method setting with a
 burst and a rate limit sheds load at the edge, cheaply, with a 429 the client can back off on.
+
+REST API stages are throttled by MethodSettings resources; HTTP (and WebSocket) API stages,
+`aws:apigatewayv2/stage:Stage`, carry their limits themselves: `defaultRouteSettings` for every
+route, `routeSettings` per route.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from pulumi_policy import EnforcementLevel, Severity
 
 from .. import thresholds
 from ..config import ConfigSpec, Setting
-from ..model import METHOD_SETTINGS, REST_API, STAGE, Resource, StackModel
-from ..props import ABSENT, Marker, number, text, whole
+from ..model import HTTP_API, HTTP_STAGE, METHOD_SETTINGS, REST_API, STAGE, Resource, StackModel
+from ..props import ABSENT, Marker, at, number, text, whole
 from ..rulekit import Report, stack_policy
 
 NAME = "api-throttling"
@@ -65,7 +69,69 @@ def _settings_problem(settings_resource: Resource, limits: Mapping[str, Any]) ->
     return None
 
 
+_THROTTLING_KEYS = (
+    ("throttlingBurstLimit", "maxBurstLimit"),
+    ("throttlingRateLimit", "maxRateLimit"),
+)
+
+
+def _limit_problem(route: Any, where: str, limits: Mapping[str, Any], *, required: bool) -> str:
+    """What is wrong with one route settings block's limits ("" when nothing is)."""
+    for key, limit_key in _THROTTLING_KEYS:
+        value = number(route, key)
+        if value is ABSENT:
+            if required:
+                return f"{where} does not set {key}"
+            continue
+        if isinstance(value, Marker):
+            continue
+        # Required limits: zero is how an unset number in the block arrives, and a negative one
+        # throttles nothing. A route's own settings are judged only when they loosen the default.
+        if required and value <= 0:
+            return f"{where} sets {key} to {whole(value)} (no throttling)"
+        if value > limits[limit_key]:
+            return f"{where} sets {key} to {whole(value)}, above {whole(limits[limit_key])}"
+    return ""
+
+
+def _http_stage_problems(stage: Resource, limits: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    defaults = at(stage.props, "defaultRouteSettings")
+    if defaults is ABSENT:
+        problems.append("it has no defaultRouteSettings with throttling limits")
+    elif not isinstance(defaults, Marker):
+        problem = _limit_problem(defaults, "defaultRouteSettings", limits, required=True)
+        if problem:
+            problems.append(problem)
+    routes = at(stage.props, "routeSettings")
+    for route in routes if isinstance(routes, list) else []:
+        route_key = text(route, "routeKey")
+        where = f"routeSettings for '{route_key}'" if isinstance(route_key, str) else "a route"
+        problem = _limit_problem(route, where, limits, required=False)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def _check_http_stages(model: StackModel, settings: Mapping[str, Any], report: Report) -> None:
+    for stage in model.of_type(HTTP_STAGE):
+        problems = _http_stage_problems(stage, settings)
+        if not problems:
+            continue
+        apis = model.linked(stage, "apiId", (HTTP_API,))
+        api = f" of API '{apis[0].name}'" if apis else ""
+        report(
+            f"Stage '{stage.name}'{api}: {'; '.join(problems)}. Without a stage-wide limit one "
+            "client or retry storm takes the account's API and Lambda capacity from everyone. "
+            "Fix: aws.apigatewayv2.Stage(..., default_route_settings={'throttling_burst_limit': "
+            f"{thresholds.API_THROTTLE_BURST_LIMIT_DEFAULT}, 'throttling_rate_limit': "
+            f"{whole(thresholds.API_THROTTLE_RATE_LIMIT_DEFAULT)}}}).",
+            stage.urn,
+        )
+
+
 def check(model: StackModel, settings: Mapping[str, Any], report: Report) -> None:
+    _check_http_stages(model, settings, report)
     by_stage: dict[str, list[Resource]] = {}
     stages_by_api: dict[str, list[Resource]] = {}
     for stage in model.of_type(STAGE):
@@ -109,13 +175,15 @@ def check(model: StackModel, settings: Mapping[str, Any], report: Report) -> Non
 POLICY = stack_policy(
     config=CONFIG,
     description=(
-        "Every API Gateway stage has stage-wide (*/*) throttling with burst and rate limits."
+        "Every API Gateway stage has stage-wide throttling with burst and rate limits: */* "
+        "method settings for a REST API stage, default route settings for an HTTP API stage."
     ),
     check=check,
     level=EnforcementLevel.ADVISORY,
     severity=Severity.MEDIUM,
     remediation_steps=(
         "Add MethodSettings with method_path '*/*' and throttling_burst_limit / "
-        "throttling_rate_limit for the stage."
+        "throttling_rate_limit for a REST stage; default_route_settings with both limits on an "
+        "HTTP API stage."
     ),
 )

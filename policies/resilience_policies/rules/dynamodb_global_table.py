@@ -3,8 +3,12 @@
 Active-active means every region serves reads and writes from its own copy of the data: a
 region without a replica either calls across regions (latency, and an outage of the other
 region becomes its outage) or has no data at all. Global tables replicate through streams with
-NEW_AND_OLD_IMAGES, and point-in-time recovery on the table and every replica is what undoes a
-bad write that has already replicated everywhere.
+NEW_AND_OLD_IMAGES.
+
+Replica coverage presumes a stack that serves from two or more regions (a single-region service
+gets `single-region-service`'s advice instead); the stream settings apply to every table that
+has replicas, since replication runs on them whatever the stack serves. Point-in-time recovery
+is its own policy, `dynamodb-point-in-time-recovery`.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ def _opted_out(table: Resource, tag_key: str) -> bool:
 def _table_problems(
     table: Resource, regions: list[str], replica_resources: list[Resource]
 ) -> list[str]:
+    """What keeps `table` from being a global table over `regions`. Without regions (the stack
+    does not serve from several), only the stream settings of a table that has replicas."""
     problems: list[str] = []
     replicas = at(table.props, "replicas")
     covered = {table.region}
@@ -71,7 +77,7 @@ def _table_problems(
             "it has no replica in " + ", ".join(region_label(region) for region in missing)
         )
 
-    replicated = bool(replica_entries) or bool(replica_resources) or len(regions) > 1
+    replicated = bool(replica_entries) or bool(replica_resources) or bool(regions)
     if replicated:
         if flag(table.props, "streamEnabled") in (ABSENT, False):
             problems.append("streamEnabled is not true (replication runs on the stream)")
@@ -79,28 +85,12 @@ def _table_problems(
         if view is ABSENT or (isinstance(view, str) and view != "NEW_AND_OLD_IMAGES"):
             shown = "not set" if view is ABSENT else view
             problems.append(f"streamViewType is {shown}, not NEW_AND_OLD_IMAGES")
-    if flag(table.props, "pointInTimeRecovery", "enabled") in (ABSENT, False):
-        problems.append("point-in-time recovery is off on the table")
-    without_recovery = [
-        str(text(replica, "regionName"))
-        for replica in replica_entries
-        if flag(replica, "pointInTimeRecovery") in (ABSENT, False)
-    ] + [
-        replica.region
-        for replica in replica_resources
-        if flag(replica.props, "pointInTimeRecovery") in (ABSENT, False)
-    ]
-    if without_recovery:
-        problems.append(
-            "point-in-time recovery is off on the replica(s) in " + ", ".join(without_recovery)
-        )
     return problems
 
 
 def check(model: StackModel, settings: Mapping[str, Any], report: Report) -> None:
-    regions = model.serving_regions
-    if not regions:
-        return  # the stack serves no API: nothing to cover
+    # Coverage only where the premise holds: two or more known serving regions.
+    regions = model.serving_regions if model.serves_from_several_regions else []
     replicas_by_table: dict[str, list[Resource]] = {}
     for replica in model.of_type(TABLE_REPLICA):
         for table in model.linked(replica, "globalTableArn", (TABLE,)):
@@ -111,15 +101,20 @@ def check(model: StackModel, settings: Mapping[str, Any], report: Report) -> Non
         problems = _table_problems(table, regions, replicas_by_table.get(table.urn, []))
         if not problems:
             continue
+        if regions:
+            where = f"in a stack that serves from {', '.join(regions)}"
+            opt_out = (
+                f"; or tag the table '{settings['optOutTagKey']}': 'true' if it is deliberately "
+                "single-region"
+            )
+        else:
+            where, opt_out = "with replicas", ""
         report(
-            f"Table '{table.name}' ({region_label(table.region)}) in a stack that serves from "
-            f"{', '.join(regions)}: {'; '.join(problems)}. Every serving region needs its own "
-            "writable copy, replicated through a NEW_AND_OLD_IMAGES stream, and point-in-time "
-            "recovery everywhere undoes a bad write that already replicated. Fix: replicas=[{"
-            "'region_name': <each other serving region>, 'point_in_time_recovery': True}], "
-            "stream_enabled=True, stream_view_type='NEW_AND_OLD_IMAGES', "
-            "point_in_time_recovery={'enabled': True}; or tag the table "
-            f"'{settings['optOutTagKey']}': 'true' if it is deliberately single-region.",
+            f"Table '{table.name}' ({region_label(table.region)}) {where}: "
+            f"{'; '.join(problems)}. Every serving region needs its own writable copy, "
+            "replicated through a NEW_AND_OLD_IMAGES stream. Fix: replicas=[{'region_name': "
+            "<each other serving region>}], stream_enabled=True, "
+            f"stream_view_type='NEW_AND_OLD_IMAGES'{opt_out}.",
             table.urn,
         )
 
@@ -128,13 +123,12 @@ POLICY = stack_policy(
     config=CONFIG,
     description=(
         "In a stack that serves from several regions, every DynamoDB table has a replica in each "
-        "of them, a NEW_AND_OLD_IMAGES stream and point-in-time recovery on every copy."
+        "of them; every replicated table streams NEW_AND_OLD_IMAGES."
     ),
     check=check,
     level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
     remediation_steps=(
-        "Add the missing regions to the table's replicas (with point_in_time_recovery=True), "
-        "enable the NEW_AND_OLD_IMAGES stream and point-in-time recovery."
+        "Add the missing regions to the table's replicas and enable the NEW_AND_OLD_IMAGES stream."
     ),
 )

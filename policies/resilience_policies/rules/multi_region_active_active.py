@@ -1,10 +1,14 @@
-"""multi-region-active-active: the stack serves from at least two regions, each complete.
+"""multi-region-active-active: a stack that serves from several regions is complete in each.
 
 Active-active only survives a regional outage if every region can carry the traffic alone:
 the same API, the same function, the same queue with its DLQ, and a latency record that
 routes clients to it. A region that forgot one piece (often a resource that silently landed in
 the provider's default region because it was not given `region=`) fails the moment traffic
 fails over to it.
+
+The rule's premise is a stack that serves from two or more regions. A service that serves from
+one region is a different design, not a broken active-active one: `single-region-service`
+says so (advisory), with what active-active would need.
 """
 
 from __future__ import annotations
@@ -20,8 +24,7 @@ from ..model import (
     DEFAULT_REGION,
     FUNCTION,
     RECORD,
-    REST_API,
-    STAGE,
+    SERVING_TYPES,
     UNKNOWN_REGION,
     Resource,
     StackModel,
@@ -39,7 +42,7 @@ CONFIG = ConfigSpec(
             "minRegions",
             "integer",
             thresholds.MIN_ACTIVE_REGIONS,
-            "Fewest regions the stack must serve its API from.",
+            "Fewest regions a stack that serves from several regions must serve its API from.",
             minimum=1,
             maximum=30,
         ),
@@ -48,18 +51,19 @@ CONFIG = ConfigSpec(
 
 
 def check(model: StackModel, settings: Mapping[str, Any], report: Report) -> None:
+    # The premise: two or more known serving regions. No API (nothing serves), one region
+    # (single-region-service's advisory) or a count only `pulumi up` can settle (a computed
+    # region next to one known one) is not this rule's finding.
+    if not model.serves_from_several_regions:
+        return
     regions = model.serving_regions
-    if not regions:
-        return  # no API in this stack: nothing serves, nothing to make active-active
     minimum = settings["minRegions"]
-    # An API placed by a computed region could be in any region: the count is then decided
-    # by `pulumi up`.
     if len(regions) < minimum and UNKNOWN_REGION not in regions:
         report(
             f"The stack serves its API from {len(regions)} region(s) ({', '.join(regions)}); "
-            f"active-active needs at least {minimum}, so one regional outage takes the service "
-            "down. Fix: deploy the regional stack (API, function, queue with DLQ, latency "
-            "record) to another region.",
+            f"this stack requires at least {minimum} (minRegions), so that losing one region "
+            "still leaves enough to carry all traffic. Fix: deploy the regional stack (API, "
+            "function, queue with DLQ, latency record) to another region.",
             None,
         )
 
@@ -91,7 +95,7 @@ def check(model: StackModel, settings: Mapping[str, Any], report: Report) -> Non
         )
         del pieces["latency-routed Route53 record"]
     anchors: dict[str, Resource] = {}
-    for api in model.of_type(REST_API, STAGE):
+    for api in model.of_type(*SERVING_TYPES):
         anchors.setdefault(api.region, api)
 
     # Symmetry: what one serving region has, every serving region needs. (A piece no region
@@ -123,8 +127,9 @@ def check(model: StackModel, settings: Mapping[str, Any], report: Report) -> Non
 POLICY = stack_policy(
     config=CONFIG,
     description=(
-        "The stack serves its API from at least minRegions regions behind latency routing, and "
-        "every serving region has the same pieces: function, queue with a DLQ, latency record."
+        "A stack that serves its API from several regions serves from at least minRegions "
+        "regions behind latency routing, and every serving region has the same pieces: "
+        "function, queue with a DLQ, latency record."
     ),
     check=check,
     level=EnforcementLevel.MANDATORY,

@@ -6,6 +6,10 @@ Kinesis), and nothing behind it in the shard moves. Bisect on error isolates the
 finite retry count and a record age bound let the shard move on, and an on-failure destination
 keeps what was skipped. SQS mappings are never asked for this: their DLQ belongs on the queue
 (see sqs-dead-letter-queue), and Lambda refuses an on-failure destination for them.
+
+What blocks a shard for good is an unbounded value (unset or -1); the numeric ceilings a bound
+must stay under are configuration (`maxRetryAttempts`, `maxRecordAgeSeconds`), with defaults
+that accept the usual choices (5 retries, an hour).
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ CONFIG = ConfigSpec(
 )
 
 
-def _bounded(props: dict[str, Any], key: str, limit: int, unit: str) -> str | None:
+def _bounded(props: dict[str, Any], key: str, limit: int, unit: str, setting: str) -> str | None:
     value = number(props, key)
     if value is ABSENT:
         return f"{key} is not set (infinite: set it to {limit}{unit} or less)"
@@ -55,7 +59,7 @@ def _bounded(props: dict[str, Any], key: str, limit: int, unit: str) -> str | No
     if value < 0:
         return f"{key} is {whole(value)} (infinite: set it to {limit}{unit} or less)"
     if value > limit:
-        return f"{key} is {whole(value)}, above {limit}{unit}"
+        return f"{key} is {whole(value)}, above {limit}{unit} (this stack's {setting})"
     return None
 
 
@@ -68,11 +72,11 @@ def check(model: StackModel, settings: Mapping[str, Any], report: Report) -> Non
         problems = []
         if flag(props, "bisectBatchOnFunctionError") in (ABSENT, False):
             problems.append("bisectBatchOnFunctionError is not true")
-        for key, limit, unit in (
-            ("maximumRetryAttempts", settings["maxRetryAttempts"], ""),
-            ("maximumRecordAgeInSeconds", settings["maxRecordAgeSeconds"], " s"),
+        for key, setting, unit in (
+            ("maximumRetryAttempts", "maxRetryAttempts", ""),
+            ("maximumRecordAgeInSeconds", "maxRecordAgeSeconds", " s"),
         ):
-            problem = _bounded(props, key, limit, unit)
+            problem = _bounded(props, key, settings[setting], unit, setting)
             if problem is not None:
                 problems.append(problem)
         if at(props, "destinationConfig", "onFailure", "destinationArn") is ABSENT:
@@ -94,8 +98,9 @@ def check(model: StackModel, settings: Mapping[str, Any], report: Report) -> Non
 POLICY = stack_policy(
     config=CONFIG,
     description=(
-        "Kinesis and DynamoDB-stream mappings bisect on error, retry a bounded number of times, "
-        "bound the record age and send what they skip to an on-failure destination."
+        "Kinesis and DynamoDB-stream mappings bisect on error, bound their retries and record "
+        "age (within the configured ceilings) and send what they skip to an on-failure "
+        "destination."
     ),
     check=check,
     level=EnforcementLevel.MANDATORY,

@@ -1,8 +1,11 @@
-"""dynamodb-global-table: replicas in every serving region, NEW_AND_OLD_IMAGES, PITR."""
+"""dynamodb-global-table: in a stack that serves from several regions, replicas in every
+serving region; replicated tables stream NEW_AND_OLD_IMAGES. (Point-in-time recovery is
+dynamodb-point-in-time-recovery's.)"""
 
 from __future__ import annotations
 
-from .builder import StackBuilder
+from .apis import api_function, http_api
+from .builder import ENGINE_PREVIEW, OUTPUTS_ONLY, StackBuilder
 from .cases import Case, Expect
 from .realistic import TAGS, active_active_stack
 
@@ -49,6 +52,27 @@ def with_single_region_table(opted_out: bool) -> StackBuilder:
     return b
 
 
+def single_region(**table_inputs: object) -> StackBuilder:
+    b = active_active_stack(("us-east-1",))
+    b.named(TABLE).inputs.update(table_inputs)
+    return b
+
+
+def without_recovery() -> StackBuilder:
+    b = active_active_stack()
+    b.named(TABLE).inputs["pointInTimeRecovery"] = {"enabled": False}
+    b.named(TABLE).inputs["replicas"][0]["pointInTimeRecovery"] = False
+    return b
+
+
+def http_api_second_region() -> StackBuilder:
+    """REST in us-east-1, an HTTP API in eu-west-1: two serving regions alike."""
+    b = active_active_stack(("us-east-1",))
+    reports = api_function(b, "tasks-eu-west-1-reports", "eu-west-1", 10)
+    http_api(b, "tasks-eu-west-1-reports-http", "eu-west-1", reports)
+    return b
+
+
 NO_REPLICA = Expect(
     TABLE,
     (
@@ -68,17 +92,10 @@ CASES = {
         (Expect(TABLE, ("it has no replica in region ap-southeast-2",)),),
         preview=True,
     ),
-    "fail-stream-and-replica-recovery": Case(
+    # The replica's recovery is off too: that is dynamodb-point-in-time-recovery's finding.
+    "fail-stream-not-recovery": Case(
         weak_copies,
-        (
-            Expect(
-                TABLE,
-                (
-                    "streamViewType is KEYS_ONLY, not NEW_AND_OLD_IMAGES",
-                    "point-in-time recovery is off on the replica(s) in eu-west-1",
-                ),
-            ),
-        ),
+        (Expect(TABLE, ("streamViewType is KEYS_ONLY, not NEW_AND_OLD_IMAGES",)),),
     ),
     "fail-single-region-table": Case(
         lambda: with_single_region_table(opted_out=False),
@@ -87,7 +104,7 @@ CASES = {
                 "tasks-reports-table",
                 (
                     "no replica in region eu-west-1",
-                    "point-in-time recovery",
+                    "streamEnabled is not true",
                     "'resilience:single-region': 'true'",
                 ),
             ),
@@ -95,4 +112,34 @@ CASES = {
         preview=True,
     ),
     "pass-opted-out-by-tag": Case(lambda: with_single_region_table(opted_out=True)),
+    # The premise: coverage only where the stack serves from two or more regions.
+    "pass-single-region-stack": Case(
+        lambda: single_region(streamEnabled=None, streamViewType=None), preview=True
+    ),
+    "pass-without-recovery": Case(without_recovery, preview=True),
+    # Replicas need the stream whatever the stack serves from.
+    "fail-replicated-in-single-region-stack": Case(
+        lambda: single_region(
+            streamEnabled=False, replicas=[{"regionName": "eu-west-1", "pointInTimeRecovery": True}]
+        ),
+        (
+            Expect(
+                TABLE,
+                (
+                    "Table 'tasks-tasks-table' (region us-east-1) with replicas",
+                    "streamEnabled is not true",
+                ),
+            ),
+        ),
+        preview=True,
+    ),
+    "fail-http-api-second-region": Case(
+        http_api_second_region,
+        (Expect(TABLE, ("serves from eu-west-1, us-east-1", "no replica in region eu-west-1")),),
+        preview=True,
+    ),
 }
+
+# The same stacks as the engine sends them: a new stack's preview, and outputs only.
+CASES["engine-preview"] = CASES["preview"].reshaped(ENGINE_PREVIEW)
+CASES["outputs-only"] = CASES["fail"].reshaped(OUTPUTS_ONLY)

@@ -1,8 +1,10 @@
-"""multi-region-active-active: at least two serving regions, each with every regional piece."""
+"""multi-region-active-active: a stack that serves from two or more regions (REST or HTTP APIs
+alike) has every regional piece in each; a single-region stack is not its premise."""
 
 from __future__ import annotations
 
-from .builder import StackBuilder
+from .apis import api_function, http_api
+from .builder import ENGINE_PREVIEW, OUTPUTS_ONLY, StackBuilder
 from .cases import Case, Expect
 from .realistic import active_active_stack
 
@@ -43,14 +45,57 @@ def without_any_dead_letter_queue() -> StackBuilder:
     return b
 
 
-ONE_REGION = Expect(
-    "", ("serves its API from 1 region(s) (us-east-1)", "active-active needs at least 2")
+def http_api_second_region() -> StackBuilder:
+    """REST in us-east-1, an HTTP API (and nothing else) in eu-west-1: two serving regions, and
+    eu-west-1 lacks what us-east-1 has."""
+    b = active_active_stack(("us-east-1",))
+    http_api(b, "tasks-eu-west-1-reports-http", "eu-west-1", b.named("tasks-us-east-1-api-fn"))
+    return b
+
+
+def http_api_regions() -> StackBuilder:
+    """The compliant service, plus an HTTP API in each of its regions: still complete."""
+    b = active_active_stack()
+    for region in ("us-east-1", "eu-west-1"):
+        reports = api_function(b, f"tasks-{region}-reports", region, 10)
+        http_api(b, f"tasks-{region}-reports-http", region, reports)
+    return b
+
+
+REGION_FORGOTTEN = Expect(
+    "tasks-eu-west-1-api-api",
+    (
+        "Region eu-west-1 serves an API ('tasks-eu-west-1-api-api')",
+        "no SQS queue with a dead-letter queue (us-east-1 has one)",
+        "lands in the provider's default region",
+    ),
+)
+BELOW_MINIMUM = Expect(
+    "", ("serves its API from 2 region(s) (eu-west-1, us-east-1)", "at least 3 (minRegions)")
 )
 
 CASES = {
     "pass": Case(active_active_stack),
-    "fail": Case(single_region, (ONE_REGION,)),
-    "preview": Case(single_region, (ONE_REGION,), preview=True),
+    # A single-region stack is outside the premise: single-region-service advises instead.
+    "pass-single-region": Case(single_region),
+    "pass-single-region-preview": Case(single_region, preview=True),
+    "fail": Case(queue_region_forgotten, (REGION_FORGOTTEN,)),
+    "preview": Case(active_active_stack, (BELOW_MINIMUM,), preview=True, config={"minRegions": 3}),
+    "fail-http-api-second-region": Case(
+        http_api_second_region,
+        (
+            Expect(
+                "tasks-eu-west-1-reports-http-api",
+                (
+                    "Region eu-west-1 serves an API ('tasks-eu-west-1-reports-http-api')",
+                    "no Lambda function (us-east-1 has one)",
+                    "no latency-routed Route53 record (us-east-1 has one)",
+                ),
+            ),
+        ),
+        preview=True,
+    ),
+    "pass-http-api-in-every-region": Case(http_api_regions, preview=True),
     "fail-region-forgotten": Case(
         queue_region_forgotten,
         (
@@ -83,3 +128,7 @@ CASES = {
     "pass-no-region-has-a-dlq": Case(without_any_dead_letter_queue, preview=True),
     "pass-configured-minimum": Case(single_region, config={"minRegions": 1}),
 }
+
+# The same stacks as the engine sends them: a new stack's preview, and outputs only.
+CASES["engine-preview"] = CASES["preview"].reshaped(ENGINE_PREVIEW)
+CASES["outputs-only"] = CASES["fail"].reshaped(OUTPUTS_ONLY)

@@ -3,7 +3,7 @@ never demanded of SQS mappings."""
 
 from __future__ import annotations
 
-from .builder import StackBuilder
+from .builder import ENGINE_PREVIEW, OUTPUTS_ONLY, StackBuilder
 from .cases import Case, Expect, audit_queue, stream_consumer
 from .realistic import active_active_stack
 
@@ -75,4 +75,33 @@ CASES = {
         lambda: with_stream_consumer(maximumRetryAttempts=10, maximumRecordAgeInSeconds=86_400),
         config={"maxRetryAttempts": 10, "maxRecordAgeSeconds": 86_400},
     ),
+    # A numeric retry count is a choice within the configured ceiling: 5 passes by default.
+    "pass-five-retries": Case(lambda: with_stream_consumer(maximumRetryAttempts=5)),
+    "pass-five-retries-preview": Case(
+        lambda: with_stream_consumer(maximumRetryAttempts=5), preview=True
+    ),
+    "fail-above-configured-ceiling": Case(
+        lambda: with_stream_consumer(maximumRetryAttempts=5),
+        (Expect(MAPPING, ("maximumRetryAttempts is 5, above 2 (this stack's maxRetryAttempts)",)),),
+        config={"maxRetryAttempts": 2},
+    ),
 }
+
+# The same stacks as the engine sends them: a new stack's preview, and outputs only.
+CASES["engine-preview"] = CASES["preview"].reshaped(ENGINE_PREVIEW)
+# A deployed mapping reports AWS's values for what the program left unset: -1, "infinite".
+CASES["outputs-only"] = Case(
+    bare_stream_consumer,
+    (
+        Expect(
+            MAPPING,
+            (
+                "bisectBatchOnFunctionError is not true",
+                "maximumRetryAttempts is -1 (infinite",
+                "maximumRecordAgeInSeconds is -1 (infinite",
+                "no destinationConfig.onFailure.destinationArn",
+            ),
+        ),
+    ),
+    engine_shape=OUTPUTS_ONLY,
+)
