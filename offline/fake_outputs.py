@@ -160,6 +160,38 @@ _ID_RULES: Final[dict[str, _IdRule]] = {
     "aws:kms/key:Key": lambda f: stable_uuid(f.urn),
 }
 
+#: EC2-style ids: `<prefix>-<17 hex>`, the form AWS gives these resources.
+_EC2_ID_PREFIXES: Final[dict[str, str]] = {
+    "aws:ec2/instance:Instance": "i",
+    "aws:ec2/vpc:Vpc": "vpc",
+    "aws:ec2/subnet:Subnet": "subnet",
+    "aws:ec2/securityGroup:SecurityGroup": "sg",
+    "aws:ec2/internetGateway:InternetGateway": "igw",
+    "aws:ec2/routeTable:RouteTable": "rtb",
+    "aws:ec2/natGateway:NatGateway": "nat",
+    "aws:ec2/eip:Eip": "eipalloc",
+    "aws:ec2/networkInterface:NetworkInterface": "eni",
+    "aws:ec2/launchTemplate:LaunchTemplate": "lt",
+    "aws:ec2/volume:Volume": "vol",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce",
+    "aws:ec2/networkAcl:NetworkAcl": "acl",
+    "aws:ec2/ami:Ami": "ami",
+    "aws:ec2/keyPair:KeyPair": "key",
+    "aws:ec2/transitGateway:TransitGateway": "tgw",
+}
+for _token, _prefix in _EC2_ID_PREFIXES.items():
+    _ID_RULES[_token] = lambda f, _p=_prefix: f"{_p}-{stable_hex(f.urn, 17)}"
+_ID_RULES.update(
+    {
+        "aws:apigatewayv2/api:Api": lambda f: stable_token(f"httpapi:{f.urn}", 10),
+        "aws:cloudfront/distribution:Distribution": lambda f: (
+            "E" + stable_token(f.urn, 13, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        ),
+        "aws:s3/bucket:Bucket": lambda f: f.physical_name,
+        "aws:s3/bucketV2:BucketV2": lambda f: f.physical_name,
+    }
+)
+
 _ArnRule = Callable[[ResourceFacts, str], str]
 _ARN_RULES: Final[dict[str, _ArnRule]] = {
     "aws:sqs/queue:Queue": lambda f, _id: f.arn(f.physical_name),
@@ -343,6 +375,55 @@ def plausible_outputs(facts: ResourceFacts) -> tuple[str, dict[str, Any]]:
         offer("state", lambda: "Enabled")
     elif facts.type == "aws:cloudwatch/logGroup:LogGroup":
         offer("logGroupClass", lambda: "STANDARD")
+    elif facts.type == "aws:apigatewayv2/api:Api":
+        offer(
+            "apiEndpoint",
+            lambda: (
+                f"wss://{resource_id}.execute-api.{facts.region}.amazonaws.com"
+                if facts.known_input("protocolType") == "WEBSOCKET"
+                else f"https://{resource_id}.execute-api.{facts.region}.amazonaws.com"
+            ),
+        )
+        offer(
+            "executionArn",
+            lambda: f"arn:{PARTITION}:execute-api:{facts.region}:{ACCOUNT_ID}:{resource_id}",
+        )
+    elif facts.type == "aws:cloudfront/distribution:Distribution":
+        offer("domainName", lambda: f"d{stable_token(facts.urn, 13)}.cloudfront.net")
+        # CloudFront's one hosted zone, the alias target of every distribution.
+        offer("hostedZoneId", lambda: "Z2FDTNDATAQYW2")
+        offer("arn", lambda: f"arn:{PARTITION}:cloudfront::{ACCOUNT_ID}:distribution/{resource_id}")
+    elif facts.type in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
+        bucket = facts.physical_name
+        offer("bucketDomainName", lambda: f"{bucket}.s3.amazonaws.com")
+        offer("bucketRegionalDomainName", lambda: f"{bucket}.s3.{facts.region}.amazonaws.com")
+        offer("websiteEndpoint", lambda: f"{bucket}.s3-website-{facts.region}.amazonaws.com")
+        offer("websiteDomain", lambda: f"s3-website-{facts.region}.amazonaws.com")
+    elif facts.type == "aws:s3/bucketWebsiteConfiguration:BucketWebsiteConfiguration":
+        bucket = facts.known_input("bucket") or facts.physical_name
+        offer("websiteEndpoint", lambda: f"{bucket}.s3-website-{facts.region}.amazonaws.com")
+        offer("websiteDomain", lambda: f"s3-website-{facts.region}.amazonaws.com")
+    elif facts.type == "aws:ec2/instance:Instance":
+        octets = [int(stable_hex(f"{facts.urn}:{n}", 2), 16) for n in range(4)]
+        public_ip = f"54.{octets[0]}.{octets[1]}.{octets[2]}"
+        private_ip = f"172.31.{octets[2]}.{octets[3]}"
+        offer("publicIp", lambda: public_ip)
+        offer("privateIp", lambda: private_ip)
+        offer(
+            "publicDns",
+            lambda: f"ec2-{public_ip.replace('.', '-')}.{facts.region}.compute.amazonaws.com",
+        )
+        offer(
+            "privateDns",
+            lambda: f"ip-{private_ip.replace('.', '-')}.{facts.region}.compute.internal",
+        )
+    elif facts.type == "aws:eks/cluster:Cluster":
+        offer(
+            "endpoint",
+            lambda: (
+                f"https://{stable_hex(facts.urn, 32).upper()}.gr7.{facts.region}.eks.amazonaws.com"
+            ),
+        )
     if facts.type == "aws:lambda/function:Function":
         offer(
             "loggingConfig",

@@ -4,6 +4,7 @@ known state after an update; every fact read from the pulumi-aws SDK's own metad
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pulumi_aws
@@ -22,7 +23,7 @@ from offline.engine_shape import (
     resource_class,
     schema_for,
 )
-from offline.fake_outputs import ResourceFacts, known_state
+from offline.fake_outputs import ResourceFacts, autoname, known_state
 
 QUEUE = "aws:sqs/queue:Queue"
 MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
@@ -191,3 +192,44 @@ def test_known_state_never_leaves_an_always_set_output_null(
     assert state[attribute] not in (None, "", {}), state[attribute]
     if attribute == "certificateAuthority":
         assert isinstance(state[attribute]["data"], str) and state[attribute]["data"]
+
+
+@pytest.mark.parametrize(
+    ("type_token", "attribute", "pattern"),
+    [
+        ("aws:ec2/instance:Instance", "id", r"i-[0-9a-f]{17}"),
+        (
+            "aws:ec2/instance:Instance",
+            "publicDns",
+            r"ec2-54(-\d+){3}\.us-east-1\.compute\.amazonaws\.com",
+        ),
+        ("aws:ec2/vpc:Vpc", "id", r"vpc-[0-9a-f]{17}"),
+        (
+            "aws:apigatewayv2/api:Api",
+            "apiEndpoint",
+            r"https://[a-z0-9]{10}\.execute-api\.us-east-1\.amazonaws\.com",
+        ),
+        (
+            "aws:apigatewayv2/api:Api",
+            "executionArn",
+            r"arn:aws:execute-api:us-east-1:123456789012:[a-z0-9]{10}",
+        ),
+        (
+            "aws:cloudfront/distribution:Distribution",
+            "domainName",
+            r"d[a-z0-9]{13}\.cloudfront\.net",
+        ),
+        (
+            "aws:s3/bucket:Bucket",
+            "websiteEndpoint",
+            r"thing-[0-9a-f]{7}\.s3-website-us-east-1\.amazonaws\.com",
+        ),
+        ("aws:sqs/queue:Queue", "arn", r"arn:aws:sqs:us-east-1:123456789012:thing-[0-9a-f]{7}"),
+    ],
+)
+def test_known_state_uses_the_forms_aws_uses(type_token: str, attribute: str, pattern: str) -> None:
+    urn = f"urn:pulumi:dev::p::{type_token}::thing"
+    identity = Identity(type_token, "thing", urn, "us-east-1", autoname("thing", urn))
+    facts = ResourceFacts(type_token, "thing", urn, "us-east-1", checked_inputs(identity, {}))
+    _, state = known_state(facts)
+    assert re.fullmatch(pattern, state[attribute]), state[attribute]

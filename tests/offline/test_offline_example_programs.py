@@ -37,7 +37,6 @@ COMPLIANT = (
 )
 
 
-
 def test_every_example_program_is_covered() -> None:
     on_disk = {p.name for p in PROGRAMS.iterdir() if (p / "__main__.py").is_file()}
     assert on_disk == set(DEFECTS) | set(COMPLIANT) | set(PROGRAM_CLASSES)
