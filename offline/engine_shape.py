@@ -1,19 +1,27 @@
 """What the Pulumi engine sends a policy pack for a resource, derived from the provider SDK.
 
 This is a model of someone else's system, kept in one place and used by every mode of the
-offline preview and by the policy tests. Its sources (read, not run: no CLI could be run here):
+offline preview and by the policy tests. Its sources, read (no CLI could be run here) at
+pulumi/pulumi 1b5949891b (2026-08-21) and pulumi/pulumi-terraform-bridge 59de6c661d
+(2026-08-05):
 
-- pulumi/pulumi `pkg/resource/deploy/step_generator.go` (`analyzeAll`): `Analyze` gets each
-  resource's *checked inputs* (after the provider's `Check`), before the step is chosen.
-- pulumi/pulumi `pkg/resource/deploy/deployment_executor.go`: `AnalyzeStack` runs once after
-  every step and gets each resource's *outputs*: in a preview, the provider's planned state from
-  `Create(preview=true)`; with `parent`, `dependencies` and `propertyDependencies`.
-- pulumi/pulumi `pkg/resource/plugin/analyzer_plugin.go` / `rpc.go`: both are marshalled with
-  unknowns kept (as the sentinel string), secrets kept, nulls kept, and resource references
-  downgraded to the referenced resource's id (its URN for a component).
-- pulumi/pulumi-terraform-bridge `pkg/tfbridge/provider.go` and the `TestUnknowns` goldens in
-  `provider_test.go`: `Check` drops explicit nulls, fills autonames and Terraform defaults, adds
-  `tagsAll` and a `__defaults: []` key to nested blocks; the planned state of an SDKv2 resource
+- pulumi/pulumi `pkg/resource/deploy/step_generator.go`: after `checkInputs`,
+  `inputs = resp.Properties` is what `Analyze` gets, per resource, before its step is chosen
+  (remediations first, then analysis, on the same inputs).
+- the same file, `AnalyzeResources` (called from `deployment_executor.go` once every step has
+  run): "AnalyzeStack is called on the final outputs of each resource" (`v.Outputs`: in a
+  preview, the provider's planned state from `Create(preview=true)`), with `Parent`,
+  `Dependencies` and `PropertyDependencies`.
+- pulumi/pulumi `pkg/resource/plugin/analyzer_plugin.go` and `sdk/go/common/resource/plugin/
+  rpc.go`: both are marshalled with `KeepUnknowns` (the sentinel string), `KeepSecrets` and
+  `SkipInternalKeys` (top-level `__...` keys dropped, nested ones kept), and without
+  `KeepResources`: a resource reference becomes the referenced resource's id (unknown while it
+  does not exist), or its URN when it has no id (a component).
+- pulumi/pulumi-terraform-bridge `pkg/tfbridge/provider.go` (`Check`: inputs made again "WITH
+  the TF defaults", autonaming through the schema's defaults) and `schema.go` (`applyDefaults`:
+  every object gets a `__defaults` list of the properties defaulted; falsy Terraform defaults are
+  not filled), and the `TestUnknowns` goldens in `provider_test.go`: `Check` drops explicit
+  nulls and adds `tagsAll`; the planned state of an SDKv2 resource
   keeps a scalar unknown in place, turns a map or a list of plain values holding any unknown
   into one unknown, keeps a block with the unknown inside it, and reports every property the
   provider computes and the program did not set as unknown.
@@ -25,9 +33,10 @@ offline preview and by the policy tests. Its sources (read, not run: no CLI coul
 
 Known uncertainties (settled only by a real `pulumi preview` with credentials): the exact
 Terraform defaults the provider fills in (only the few in `TERRAFORM_DEFAULTS` are modelled),
-per-resource normalisation (Route53 names lower-cased, trailing dots), which resources the
-Plugin Framework serves (it keeps unknown map elements in place instead of blanking the map),
-and whether an unset optional list arrives as null or as an empty list.
+per-resource normalisation (Route53 names lower-cased, trailing dots), and which resources the
+Plugin Framework serves (it keeps unknown map elements in place instead of blanking the map).
+The `TestUnknowns` goldens settle the rest: `id` is in the outputs (unknown at preview), an
+unset optional list is null, an unset list of blocks `[]`.
 """
 
 from __future__ import annotations
@@ -53,15 +62,15 @@ DEFAULTS_KEY: Final[str] = "__defaults"
 Kind = Literal["string", "number", "boolean", "map", "list", "block", "any"]
 
 #: Terraform defaults of properties the resilience rules read, filled in by `Check` (so present
-#: in Analyze's checked inputs) and reported in the planned state. From terraform-provider-aws
-#: (`Default:` in each resource's schema). Everything else unset and optional arrives as null.
+#: in Analyze's checked inputs, and named in its `__defaults` list) and reported in the planned
+#: state. From terraform-provider-aws (`Default:` in each resource's schema). The bridge does not
+#: fill a falsy default (0, false, ""): `shouldSuppressTFSchemaDefaultValue` in
+#: pulumi-terraform-bridge `pkg/tfbridge/schema.go`. Everything else unset and optional arrives
+#: as null.
 TERRAFORM_DEFAULTS: Final[dict[str, dict[str, Any]]] = {
     "aws:sqs/queue:Queue": {
         "visibilityTimeoutSeconds": 30,
         "messageRetentionSeconds": 345600,
-        "delaySeconds": 0,
-        "receiveWaitTimeSeconds": 0,
-        "fifoQueue": False,
     },
     "aws:lambda/function:Function": {"timeout": 3, "memorySize": 128, "packageType": "Zip"},
     "aws:apigateway/integration:Integration": {"timeoutMilliseconds": 29000},
@@ -344,14 +353,17 @@ def checked_inputs(identity: Identity, inputs: Mapping[str, Any]) -> dict[str, A
         prop = schema.properties.get(key)
         if prop is not None and prop.type.kind in ("block", "list"):
             checked[key] = _mark_blocks(value, prop.type)
+    # Check also returns a top-level `__defaults` list, but the engine marshals properties for
+    # analyzers with SkipInternalKeys, which drops internal keys at the top level only.
     return checked
 
 
-def _strip_defaults_marker(value: Any) -> Any:
+def strip_defaults_marker(value: Any) -> Any:
+    """`value` without the bridge's `__defaults` bookkeeping (it is not part of any state)."""
     if isinstance(value, dict):
-        return {k: _strip_defaults_marker(v) for k, v in value.items() if k != DEFAULTS_KEY}
+        return {k: strip_defaults_marker(v) for k, v in value.items() if k != DEFAULTS_KEY}
     if isinstance(value, list):
-        return [_strip_defaults_marker(item) for item in value]
+        return [strip_defaults_marker(item) for item in value]
     return value
 
 
@@ -393,7 +405,7 @@ def planned_state(identity: Identity, checked: Mapping[str, Any]) -> dict[str, A
     """`AnalyzeStack`'s properties for a resource a new stack's preview would create: the
     provider's planned state. Without an SDK class for the type: the checked inputs."""
     schema = schema_for(identity.type)
-    clean = _strip_defaults_marker(dict(checked))
+    clean = strip_defaults_marker(dict(checked))
     if schema is None:
         return clean
     state = planned_block(clean, schema.properties)

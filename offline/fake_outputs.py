@@ -15,7 +15,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .engine_shape import AWS_COMPUTED_VALUES, DEFAULTS_KEY, TypeShape, schema_for
+from .engine_shape import (
+    AWS_COMPUTED_VALUES,
+    DEFAULTS_KEY,
+    TypeShape,
+    schema_for,
+    strip_defaults_marker,
+)
 
 #: The account every fake ARN belongs to (AWS's documentation account).
 ACCOUNT_ID: Final[str] = "123456789012"
@@ -533,12 +539,4 @@ def known_state(facts: ResourceFacts) -> tuple[str, dict[str, Any]]:
     state.update(outputs)
     if schema is not None:
         state["id"] = resource_id
-    return resource_id, _without_defaults_marker(state)
-
-
-def _without_defaults_marker(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_defaults_marker(v) for k, v in value.items() if k != DEFAULTS_KEY}
-    if isinstance(value, list):
-        return [_without_defaults_marker(item) for item in value]
-    return value
+    return resource_id, strip_defaults_marker(state)

@@ -89,6 +89,8 @@ def test_checked_inputs_fill_what_check_fills() -> None:
     )
     assert checked["name"] == "work-abc1234", "the autoname is known before the preview plans"
     assert checked["visibilityTimeoutSeconds"] == 30, "a Terraform default"
+    assert "delaySeconds" not in checked, "a falsy Terraform default is not filled in"
+    assert DEFAULTS_KEY not in checked, "the engine drops top-level internal keys for analyzers"
     assert "kmsMasterKeyId" not in checked, "explicit nulls are dropped"
     assert checked["tagsAll"] == UNKNOWN, "tagsAll is unknown when tags hold an unknown"
     mapping = checked_inputs(
