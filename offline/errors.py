@@ -6,7 +6,9 @@ fix it. The command prints the message alone, never this tool's own stack trace.
 
 from __future__ import annotations
 
-from typing import Final
+import json
+from pathlib import Path
+from typing import Any, Final
 
 #: Exit codes, as documented for CI: no mandatory violation, mandatory violations, failure.
 EXIT_OK: Final[int] = 0
@@ -32,3 +34,22 @@ class ProgramError(OfflinePreviewError):
 
 class PolicyRunError(OfflinePreviewError):
     """A policy pack could not be started, configured or asked for a verdict."""
+
+
+def read_json_option(option: str, path: Path, hint: str = "", *, empty: Any = None) -> Any:
+    """The JSON in the file a command-line option names; a UsageError naming the option, the file
+    and what is wrong when it cannot be read or parsed. `empty` (when not None) stands for a
+    file with nothing in it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"{option} {path}: cannot read it ({error.strerror or error})") from None
+    if empty is not None and not text.strip():
+        return empty
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(
+            f"{option} {path}: not valid JSON (line {error.lineno}, column {error.colno}: "
+            f"{error.msg})" + (f"; {hint}" if hint else "")
+        ) from None

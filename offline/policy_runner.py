@@ -31,7 +31,7 @@ from .analyzer import (
     PolicyPackProcess,
     ResourceSnapshot,
 )
-from .errors import PolicyRunError, UsageError
+from .errors import PolicyRunError, UsageError, read_json_option
 from .fake_outputs import stable_uuid
 from .model import PackPolicy, PackRun, Violation
 from .modes import INPUTS, OUTPUTS_ONLY, runs_as_preview
@@ -55,21 +55,7 @@ def _check_level(level: Any, where: str, path: Path) -> None:
 def parse_pack_config(path: Path) -> dict[str, Any]:
     """The CLI's format: `{"policy": "mandatory"}` or `{"policy": {"enforcementLevel"?, ...}}`,
     plus `"all"` for every policy of the pack. Checked here so that errors name the file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(
-            f"--policy-pack-config {path}: cannot read it ({exc.strerror or exc})"
-        ) from None
-    if not text.strip():
-        return {}
-    try:
-        loaded = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"--policy-pack-config {path}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
-            f"{exc.msg})"
-        ) from None
+    loaded = read_json_option("--policy-pack-config", path, empty={})
     if not isinstance(loaded, dict):
         raise UsageError(
             f"--policy-pack-config {path}: must be a JSON object keyed by policy name, e.g. "

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from typing import Any, Final
 import pulumi
 from pulumi.runtime.rpc import UNKNOWN
 
-from .errors import UsageError
+from .errors import UsageError, read_json_option
 
 STACK_REFERENCE_TYPE: Final[str] = "pulumi:pulumi:StackReference"
 
@@ -40,19 +39,7 @@ _FORMAT_HINT: Final[str] = (
 
 def load_stack_outputs(path: Path) -> dict[str, dict[str, Any]]:
     """The `--stack-outputs` file; UsageError (exit 2) naming the file and the fix if malformed."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise UsageError(
-            f"--stack-outputs {path}: cannot read it ({error.strerror or error})"
-        ) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UsageError(
-            f"--stack-outputs {path}: not valid JSON (line {error.lineno}, column "
-            f"{error.colno}: {error.msg}); {_FORMAT_HINT}"
-        ) from None
+    data = read_json_option("--stack-outputs", path, _FORMAT_HINT)
     if not isinstance(data, dict):
         raise UsageError(
             f"--stack-outputs {path}: the top level is a JSON {type(data).__name__}, not an "
