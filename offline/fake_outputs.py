@@ -185,8 +185,16 @@ _EC2_ID_PREFIXES: Final[dict[str, str]] = {
     "aws:ec2/keyPair:KeyPair": "key",
     "aws:ec2/transitGateway:TransitGateway": "tgw",
 }
-for _token, _prefix in _EC2_ID_PREFIXES.items():
-    _ID_RULES[_token] = lambda f, _p=_prefix: f"{_p}-{stable_hex(f.urn, 17)}"
+
+
+def _ec2_id(prefix: str) -> _IdRule:
+    def make(facts: ResourceFacts) -> str:
+        return f"{prefix}-{stable_hex(facts.urn, 17)}"
+
+    return make
+
+
+_ID_RULES.update({token: _ec2_id(prefix) for token, prefix in _EC2_ID_PREFIXES.items()})
 _ID_RULES.update(
     {
         "aws:apigatewayv2/api:Api": lambda f: stable_token(f"httpapi:{f.urn}", 10),

@@ -21,7 +21,14 @@ from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.rpc import UNKNOWN
 
-from .engine_shape import Identity, checked_inputs, downgrade_references, planned_state
+from .engine_shape import (
+    SECRET_SIGNATURE,
+    SIGNATURE_KEY,
+    Identity,
+    checked_inputs,
+    downgrade_references,
+    planned_state,
+)
 from .errors import ProgramError
 from .fake_outputs import ResourceFacts, autoname, known_state, output_names, plausible_outputs
 from .modes import INPUTS, runs_as_preview
@@ -40,9 +47,8 @@ from .stack_references import STACK_REFERENCE_TYPE, StackReferences
 STACK_TYPE: Final[str] = "pulumi:pulumi:Stack"
 PROVIDER_TYPE_PREFIX: Final[str] = "pulumi:providers:"
 
-#: The engine's marker for a secret value inside serialized properties.
-SECRET_SIGNATURE_KEY: Final[str] = "4dabf18193072939515e22adb298388d"
-SECRET_SIGNATURE: Final[str] = "1b47061264138c4ac30d75fd1eb44270"
+#: The engine's marker for a secret value inside serialized properties (see engine_shape.py).
+SECRET_SIGNATURE_KEY: Final[str] = SIGNATURE_KEY
 
 
 @dataclass
