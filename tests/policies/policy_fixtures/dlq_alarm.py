@@ -42,6 +42,14 @@ def without_alarm_tagged(reason: str) -> StackBuilder:
     return b
 
 
+def without_alarm_tagged_with_a_computed_tag(reason: str) -> StackBuilder:
+    """The tag map also holds a value computed from another resource: the planned state blanks
+    the whole map, the checked inputs still hold the exemption literally."""
+    b = without_alarm_tagged(reason)
+    b.named(EU_DLQ).inputs["tags"]["source"] = b.named("tasks-eu-west-1-worker-queue").out("arn")
+    return b
+
+
 MISSING = Expect(
     EU_DLQ,
     (
@@ -140,3 +148,8 @@ def _both_alarms_missing() -> StackBuilder:
 # The same stacks as the engine sends them: a new stack's preview, and outputs only.
 CASES["engine-preview"] = CASES["preview"].reshaped(ENGINE_PREVIEW)
 CASES["outputs-only"] = CASES["fail"].reshaped(OUTPUTS_ONLY)
+CASES["exempt-by-tag-engine-preview"] = Case(
+    lambda: without_alarm_tagged_with_a_computed_tag(EXEMPT_REASON),
+    (Expect(EU_DLQ, (f"Exempt ({EXEMPT_REASON}): ",), level="advisory"),),
+    engine_shape=ENGINE_PREVIEW,
+)
