@@ -1,6 +1,7 @@
 """REST API for tasks (API Gateway REST proxy integration): submit, poll, deep health.
 
     POST /tasks            validate, write PENDING, queue it -> 202 + taskId + status URL
+                           (idempotent: Idempotency-Key, else the request, names the task)
     GET  /tasks/{taskId}   status (and result once done), from this region's table replica
     GET  /health           reads the table and the queue in this region -> 200 or 503
 
@@ -9,6 +10,8 @@ Lambda handler string: `task_api.handler`.
 
 from __future__ import annotations
 
+import json
+import math
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -21,22 +24,38 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+import downstream
+import fault_injection
 from aws_clients import CallProfile
+from circuit_breaker import BreakerEvent, CircuitOpenError
+from deadlines import Deadline, DeadlineExceeded
 from task_model import (
+    IDEMPOTENCY_HEADER,
     TaskMessage,
+    TaskRequest,
     TaskStatus,
     ValidationError,
     format_timestamp,
-    new_task_id,
+    idempotent_task_id,
     parse_task_request,
+    request_fingerprint,
+    validate_idempotency_key,
     validate_task_id,
 )
-from task_settings import ConfigurationError, load_settings, metrics_namespace
-from task_store import DependencyError, ProbeResult, TaskRecord, TaskStore
+from task_settings import ConfigurationError, Settings, load_settings, metrics_namespace
+from task_store import (
+    DependencyError,
+    IdempotencyConflict,
+    ProbeResult,
+    TaskRecord,
+    TaskStore,
+)
 
 #: Seconds a client should wait before retrying a 503: long enough for a throttle to pass, and
 #: for Route53 to start sending it to another region if this one is unhealthy.
 RETRY_AFTER_S: Final[str] = "2"
+#: Seconds a send leaves before the deadline, so a failed send can still mark its task.
+MARK_RESERVE_S: Final[float] = 0.5
 
 logger = Logger()
 # Only botocore is patched: auto-patching every supported library costs cold-start time for
@@ -60,6 +79,33 @@ def _json(
 
 def _count(name: str) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def _breaker_metric(event: BreakerEvent, dependency: str) -> None:
+    # One metric per event and dependency (e.g. BreakerOpened_table): no dimension, so the
+    # other metrics of the invocation keep theirs.
+    _count(f"Breaker{event.value}_{dependency}")
+
+
+downstream.add_event_sink(_breaker_metric)
+# A no-op unless the stack allows failure injection (FAULT_INJECTION_ALLOWED).
+fault_injection.activate()
+
+
+def request_store(settings: Settings) -> TaskStore:
+    """A store for this request: its calls fit the invocation's deadline and pass the
+    container's circuit breakers."""
+    deadline = Deadline.from_context(app.lambda_context, settings.deadline_margin_s)
+    breakers = {name: downstream.breaker(name, settings) for name in ("table", "queue")}
+    return TaskStore(settings, CallProfile.REQUEST, deadline, breakers)
+
+
+def idempotency_key(headers: Mapping[str, Any] | None) -> str | None:
+    """The Idempotency-Key header (any case), validated; None when the client sent none."""
+    for name, value in (headers or {}).items():
+        if str(name).lower() == IDEMPOTENCY_HEADER.lower():
+            return validate_idempotency_key(value)
+    return None
 
 
 def _utc_now() -> tuple[str, int]:
@@ -107,7 +153,10 @@ def health_report(store: TaskStore) -> tuple[int, dict[str, Any]]:
     return (503 if failed else 200), body
 
 
-def _accepted(record: TaskRecord, status_url: str) -> Response:
+def _accepted(record: TaskRecord, status_url: str, replayed: bool = False) -> Response:
+    headers = {"Location": status_url}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
     return _json(
         202,
         {
@@ -116,8 +165,40 @@ def _accepted(record: TaskRecord, status_url: str) -> Response:
             "statusUrl": status_url,
             "createdAt": record.created_at,
         },
-        headers={"Location": status_url},
+        headers=headers,
     )
+
+
+def _repeated_submit(
+    store: TaskStore, record: TaskRecord, request: TaskRequest, status_url: str
+) -> Response:
+    """The task was already written (a retry, a duplicate, or our own write whose reply was
+    lost). A PENDING task is sent again: whoever wrote it may have failed to send it, and the
+    worker ignores a second message for a task it completed."""
+    _count("IdempotentReplays")
+    if record.status == TaskStatus.PENDING:
+        message = TaskMessage(task_id=record.task_id, request=request, created_at=record.created_at)
+        try:
+            store.enqueue_task(message)
+        except (DependencyError, CircuitOpenError, DeadlineExceeded) as error:
+            # Not marked ENQUEUE_FAILED: the first submit may have queued it. The task stays
+            # PENDING and the client's next retry (same key) sends it again.
+            logger.warning(
+                "Repeated submit could not re-send the task", extra={"reason": str(error)}
+            )
+            return _json(
+                503,
+                {
+                    "error": "EnqueueFailed",
+                    "taskId": record.task_id,
+                    "dependency": "queue",
+                    "status": record.status,
+                    "message": "The task is stored but could not be queued now. Retry with "
+                    "the same Idempotency-Key.",
+                },
+                {"Retry-After": RETRY_AFTER_S},
+            )
+    return _accepted(record, status_url, replayed=True)
 
 
 def _handle_enqueue_failure(
@@ -139,7 +220,7 @@ def _handle_enqueue_failure(
     updated_at, _ = _utc_now()
     try:
         current = store.mark_enqueue_failed(record.task_id, reason, updated_at)
-    except DependencyError as mark_error:
+    except (DependencyError, CircuitOpenError, DeadlineExceeded) as mark_error:
         # Both writes failed: the item stays PENDING until its TTL (expiresAt), after which
         # GET answers 404. The client still learns, here, that the task was not accepted.
         _count("EnqueueFailuresUnmarked")
@@ -169,16 +250,24 @@ def submit_task() -> Response:
     settings = load_settings()
     # Checked before anything is written: without a queue no task can be accepted.
     settings.require_queue_url()
+    key = idempotency_key(event.headers)
     request = parse_task_request(event.body, bool(event.is_base64_encoded))
 
-    task_id = new_task_id()
+    fingerprint = request_fingerprint(request)
+    task_id = idempotent_task_id(key, fingerprint)
     created_at, now_epoch_s = _utc_now()
-    store = TaskStore(settings, CallProfile.REQUEST)
-    record = store.put_pending_task(task_id, request, created_at, now_epoch_s)
+    store = request_store(settings)
     logger.append_keys(taskId=task_id)
+    record, created = store.put_pending_task(
+        task_id, request, created_at, now_epoch_s, request_hash=fingerprint
+    )
     status_url = build_status_url(event.raw_event, task_id)
+    if not created:
+        return _repeated_submit(store, record, request, status_url)
+    # The send leaves time for marking the task ENQUEUE_FAILED if it fails.
+    sender = store.with_deadline(store.deadline.reserve(MARK_RESERVE_S))
     try:
-        store.enqueue_task(TaskMessage(task_id=task_id, request=request, created_at=created_at))
+        sender.enqueue_task(TaskMessage(task_id=task_id, request=request, created_at=created_at))
     except Exception as send_error:  # whatever went wrong, the PENDING item must not be left
         return _handle_enqueue_failure(store, record, send_error, status_url)
     _count("TasksSubmitted")
@@ -190,7 +279,7 @@ def submit_task() -> Response:
 @tracer.capture_method
 def get_task(task_id: str) -> Response:
     task_id = validate_task_id(task_id)
-    record = TaskStore(load_settings(), CallProfile.REQUEST).get_task(task_id)
+    record = request_store(load_settings()).get_task(task_id)
     if record is None or record.is_expired(time.time()):
         return _json(
             404,
@@ -218,7 +307,10 @@ def health() -> Response:
                 "dependencies": {"configuration": {"ok": False, "error": str(error)}},
             },
         )
-    status_code, body = health_report(TaskStore(settings, CallProfile.HEALTH))
+    # No breaker: the check must see the dependencies themselves (a breaker still open after
+    # they recovered would keep the region out of DNS). The deadline still applies.
+    deadline = Deadline.from_context(app.lambda_context, settings.deadline_margin_s)
+    status_code, body = health_report(TaskStore(settings, CallProfile.HEALTH, deadline))
     if status_code != 200:
         _count("HealthCheckFailures")
         logger.warning("Health check failed", extra={"health": body})
@@ -238,6 +330,42 @@ def _dependency_failed(error: DependencyError) -> Response:
     return _json(
         503,
         {"error": "DependencyUnavailable", "dependency": error.dependency, "message": str(error)},
+        {"Retry-After": RETRY_AFTER_S},
+    )
+
+
+@app.exception_handler(IdempotencyConflict)
+def _key_reused(error: IdempotencyConflict) -> Response:
+    _count("IdempotencyConflicts")
+    return _json(
+        422,
+        {
+            "error": "IdempotencyKeyReused",
+            "field": IDEMPOTENCY_HEADER,
+            "taskId": error.task_id,
+            "message": f"{error}. Use a new key for a new request, or resend the original body.",
+        },
+    )
+
+
+@app.exception_handler(CircuitOpenError)
+def _circuit_open(error: CircuitOpenError) -> Response:
+    # Failing fast: the dependency failed repeatedly and is given time to recover.
+    return _json(
+        503,
+        {"error": "DependencyUnavailable", "dependency": error.dependency, "message": str(error)},
+        {"Retry-After": str(max(1, math.ceil(error.retry_after_s)))},
+    )
+
+
+@app.exception_handler(DeadlineExceeded)
+def _out_of_time(error: DeadlineExceeded) -> Response:
+    # Answered while there is time, instead of a 504 from API Gateway or a Lambda timeout.
+    _count("DeadlineExceeded")
+    logger.warning("Out of time for a downstream call", extra={"reason": str(error)})
+    return _json(
+        503,
+        {"error": "DeadlineExceeded", "dependency": error.dependency, "message": str(error)},
         {"Retry-After": RETRY_AFTER_S},
     )
 
@@ -277,4 +405,13 @@ def _no_route(_: Exception) -> Response:
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    injected = fault_injection.api_fault()
+    if injected is not None:
+        _count("InjectedFaults")
+        return {
+            "statusCode": injected,
+            "headers": {"Content-Type": "application/json", "Cache-Control": "no-store"},
+            "body": json.dumps({"error": "InjectedFault", "statusCode": injected}),
+            "isBase64Encoded": False,
+        }
     return app.resolve(event, context)

@@ -49,6 +49,9 @@ class TaskStatus(StrEnum):
     PENDING = "PENDING"
     SUCCEEDED = "SUCCEEDED"
     ENQUEUE_FAILED = "ENQUEUE_FAILED"
+    #: The worker gave up on the task's message (its last receive failed); a DLQ replay or a
+    #: repeated submit moves it back to PENDING.
+    FAILED = "FAILED"
 
 
 class TaskType(StrEnum):
@@ -170,6 +173,18 @@ def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
+_PLAIN_KEY: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def _unknown_key_path(prefix: str, key: str) -> str:
+    """The path of a key the client sent: dotted when it is a plain name, else quoted (an empty
+    or odd key must still be named, and a huge one is cut short)."""
+    if _PLAIN_KEY.match(key):
+        return _join(prefix, key)
+    shown = key if len(key) <= 40 else key[:40] + "..."
+    return f"{prefix or 'body'}[{json.dumps(shown)}]"
+
+
 def _require_object(
     value: object, field: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
 ) -> dict[str, Any]:
@@ -182,7 +197,7 @@ def _require_object(
     for key in value:
         if key not in allowed:
             raise ValidationError(
-                _join(field, key),
+                _unknown_key_path(field, key),
                 f"only the fields {expected_keys} (unknown fields are rejected)",
                 got="an unknown field",
             )
@@ -366,6 +381,68 @@ def format_timestamp(moment: datetime) -> str:
 def new_task_id() -> str:
     """A fresh task id: random, so ids reveal nothing and never collide across regions."""
     return str(uuid.uuid4())
+
+
+#: The request header a client sets to make a submit idempotent (IETF httpapi draft name).
+IDEMPOTENCY_HEADER: Final[str] = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY_CHARS: Final[int] = 255
+_IDEMPOTENCY_KEY_PATTERN: Final = re.compile(r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$")
+
+
+def validate_idempotency_key(value: object) -> str:
+    """The Idempotency-Key header: 1-255 printable ASCII characters, no edge spaces."""
+    if (
+        not isinstance(value, str)
+        or len(value) > MAX_IDEMPOTENCY_KEY_CHARS
+        or not _IDEMPOTENCY_KEY_PATTERN.match(value)
+    ):
+        got = f"{len(value)} characters" if isinstance(value, str) else _describe(value)
+        if isinstance(value, str) and len(value) <= 60:
+            got = repr(value)
+        raise ValidationError(
+            IDEMPOTENCY_HEADER,
+            f"1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters, e.g. a UUID the "
+            "client generates once per task and reuses on every retry",
+            got=got,
+        )
+    return value
+
+
+def request_fingerprint(request: TaskRequest) -> str:
+    """SHA-256 of the request in canonical JSON: equal for equal requests, whatever the key
+    order or spacing the client sent."""
+    canonical = json.dumps(
+        request.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode("utf-8", errors="surrogatepass")).hexdigest()
+
+
+def idempotent_task_id(idempotency_key: str | None, fingerprint: str) -> str:
+    """The task id a submit resolves to, so repeats find the task that was written.
+
+    With an Idempotency-Key the id is derived from the key; without one, from the request's
+    fingerprint: tasks are pure functions of their request, so an identical request may share
+    the task (and its result). The two namespaces cannot collide. The id has the UUID4 form (the
+    version and variant bits are set) so every id passes `validate_task_id`.
+    """
+    source = f"key\0{idempotency_key}" if idempotency_key is not None else f"body\0{fingerprint}"
+    digest = bytearray(hashlib.sha256(source.encode("utf-8", errors="surrogatepass")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x40
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(digest)))
+
+
+def lenient_task_id(body: str) -> str | None:
+    """The task id of a message that failed validation, if one can be read at all: so even a
+    message the worker cannot run can mark its task FAILED instead of leaving it PENDING."""
+    try:
+        obj = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    task_id = obj.get("taskId") if isinstance(obj, dict) else None
+    if isinstance(task_id, str) and _TASK_ID_PATTERN.match(task_id):
+        return task_id
+    return None
 
 
 def validate_task_id(value: object, field: str = "taskId") -> str:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
+
+from circuit_breaker import BreakerSettings, StoreFailureMode
 
 #: How long a task (and its result) stays readable when TASK_TTL_SECONDS is not set: long
 #: enough for a client that polls lazily, short enough that the table does not grow forever.
@@ -22,6 +24,9 @@ MAX_TASK_TTL_SECONDS: Final[int] = 366 * 24 * 3600
 #: Metrics namespace when POWERTOOLS_METRICS_NAMESPACE is unset: Powertools would otherwise fail
 #: the flush at the end of an invocation that already did its work (a 502 for a served request).
 DEFAULT_METRICS_NAMESPACE: Final[str] = "ResilientServerless"
+#: Time kept back from every invocation's deadline for answering after a call gave up (a 503
+#: with Retry-After, a record reported as failed, a task marked FAILED).
+DEFAULT_DEADLINE_MARGIN_MS: Final[int] = 1000
 
 
 class ConfigurationError(RuntimeError):
@@ -39,6 +44,12 @@ class Settings:
     task_ttl_seconds: int
     #: Only the API sends to the queue; the worker is triggered by it and never needs its URL.
     queue_url: str | None
+    #: The region's shared circuit-breaker table; without it each container keeps its own.
+    breaker_table_name: str | None = None
+    breaker: BreakerSettings = field(default_factory=BreakerSettings)
+    #: The queue's maxReceiveCount: on a record's last receive the worker marks its task FAILED.
+    max_receive_count: int | None = None
+    deadline_margin_s: float = DEFAULT_DEADLINE_MARGIN_MS / 1000
 
     def require_queue_url(self) -> str:
         if not self.queue_url:
@@ -72,6 +83,39 @@ def _ttl_seconds(environ: Mapping[str, str]) -> int:
     return seconds
 
 
+def _whole(environ: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ConfigurationError(
+            name, f"must be a whole number from {low} to {high}, got {raw!r}; unset it for {default}"
+        )
+    return value
+
+
+def _breaker(environ: Mapping[str, str]) -> BreakerSettings:
+    raw_mode = environ.get("BREAKER_STORE_FAILURE", "").strip() or StoreFailureMode.MEMORY.value
+    try:
+        mode = StoreFailureMode(raw_mode)
+    except ValueError:
+        raise ConfigurationError(
+            "BREAKER_STORE_FAILURE",
+            f"must be one of {', '.join(mode.value for mode in StoreFailureMode)}, got {raw_mode!r}",
+        ) from None
+    open_seconds = _whole(environ, "BREAKER_OPEN_SECONDS", 10, 1, 3600)
+    return BreakerSettings(
+        failure_threshold=_whole(environ, "BREAKER_FAILURE_THRESHOLD", 5, 1, 1000),
+        open_seconds=float(open_seconds),
+        probe_lease_seconds=float(_whole(environ, "BREAKER_PROBE_LEASE_SECONDS", 5, 1, 900)),
+        on_store_failure=mode,
+    )
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and check the configuration (os.environ unless a mapping is given)."""
     env = os.environ if environ is None else environ
@@ -81,6 +125,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         region=_required(env, "AWS_REGION", "the region this function runs in"),
         task_ttl_seconds=_ttl_seconds(env),
         queue_url=env.get("QUEUE_URL", "").strip() or None,
+        breaker_table_name=env.get("BREAKER_TABLE_NAME", "").strip() or None,
+        breaker=_breaker(env),
+        max_receive_count=_whole(env, "MAX_RECEIVE_COUNT", 0, 0, 1000) or None,
+        deadline_margin_s=_whole(
+            env, "DEADLINE_MARGIN_MS", DEFAULT_DEADLINE_MARGIN_MS, 50, 10_000
+        )
+        / 1000,
     )
 
 

@@ -8,23 +8,35 @@ Status transitions are conditional writes, so concurrent or repeated writers (SQ
 least once; the API and a worker can race on an ambiguous send) never overwrite a task that
 has already moved on. The allowed transitions:
 
-    PENDING -> SUCCEEDED        the worker, once, with the result
-    PENDING -> ENQUEUE_FAILED   the API, when sending to the queue failed
+    PENDING -> SUCCEEDED                 the worker, once, with the result
+    FAILED -> SUCCEEDED                  the worker, for a replayed message
+    PENDING -> ENQUEUE_FAILED            the API, when sending to the queue failed
+    PENDING -> FAILED                    the worker, when a message's last receive failed
+    ENQUEUE_FAILED | FAILED -> PENDING   a repeated submit of the same request (same id)
+    FAILED -> PENDING                    a DLQ replay (dlq_replay --tasks-table)
+
+Every call goes through `deadlines.call_with_deadline`: it fits the time the invocation has
+left, is retried only when the retry can finish, and passes the dependency's circuit breaker.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from aws_clients import CallProfile, client
+from aws_clients import CallProfile, Timeouts, client
+from deadlines import Deadline, DeadlineExceeded, Guard, call_with_deadline
+from deadlines import error_code as error_code
 from task_model import TaskMessage, TaskRequest, TaskStatus, dumps_compact
 from task_settings import ConfigurationError, Settings
+
+T = TypeVar("T")
 
 #: The key the health check reads. Never written, and never a valid task id (ids are UUIDs),
 #: so GetItem on it exercises the table's read path without touching a real task.
@@ -43,11 +55,14 @@ class DependencyError(Exception):
         super().__init__(f"{dependency} {operation} failed: {self.code}")
 
 
-def error_code(error: Exception) -> str:
-    """The AWS error code of a ClientError, else the exception's class name."""
-    if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code") or "ClientError")
-    return type(error).__name__
+class IdempotencyConflict(Exception):
+    """The task id (from the Idempotency-Key) is taken by a different request."""
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+        super().__init__(
+            f"task {task_id} was submitted with this Idempotency-Key and a different body"
+        )
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,7 @@ class TaskRecord:
     completed_region: str | None = None
     updated_at: str | None = None
     error: str | None = None
+    request_hash: str | None = None
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> TaskRecord:
@@ -85,6 +101,7 @@ class TaskRecord:
             completed_region=text("completedRegion"),
             updated_at=text("updatedAt"),
             error=text("error"),
+            request_hash=text("requestHash"),
         )
 
     def is_expired(self, now_epoch_s: float) -> bool:
@@ -115,7 +132,7 @@ class CompletionOutcome(StrEnum):
     COMPLETED = "COMPLETED"
     #: A redelivery of a task that already has its result: nothing was written.
     ALREADY_COMPLETED = "ALREADY_COMPLETED"
-    #: The task exists but is in a state the worker must not move (e.g. ENQUEUE_FAILED).
+    #: The task exists but is in a state the worker must not move (ENQUEUE_FAILED).
     NOT_PENDING = "NOT_PENDING"
     #: No such task in this region's replica.
     UNKNOWN_TASK = "UNKNOWN_TASK"
@@ -148,21 +165,70 @@ def _is_condition_failure(error: ClientError) -> bool:
 class TaskStore:
     """The tasks table and (for the API) this region's work queue."""
 
-    def __init__(self, settings: Settings, profile: CallProfile) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        profile: CallProfile,
+        deadline: Deadline | None = None,
+        breakers: Mapping[str, Guard] | None = None,
+    ) -> None:
         self.settings = settings
-        # Both clients are built here, on the calling thread: building a client is not
-        # thread-safe, and the health check then uses them from two threads at once.
-        self._dynamodb = client("dynamodb", settings.region, profile)
-        self._sqs: Any = client("sqs", settings.region, profile) if settings.queue_url else None
+        self.profile = profile
+        self.deadline = deadline or Deadline.unbounded()
+        #: dependency ("table", "queue") -> its circuit breaker; none for health probes.
+        self.breakers: Mapping[str, Guard] = breakers or {}
 
-    def _queue(self) -> tuple[Any, str]:
-        """This region's queue client and URL; ConfigurationError names QUEUE_URL if unset."""
-        queue_url = self.settings.require_queue_url()
-        return self._sqs, queue_url
+    def with_deadline(self, deadline: Deadline) -> TaskStore:
+        """The same store whose calls end by `deadline`."""
+        return TaskStore(self.settings, self.profile, deadline, self.breakers)
+
+    def _call(
+        self,
+        dependency: str,
+        operation: str,
+        invoke: Callable[[Any], T],
+        deadline: Deadline | None = None,
+    ) -> T:
+        """One logical call: attempts sized to the deadline, retried, through the breaker.
+
+        ClientError and BotoCoreError propagate as raised (callers read condition failures);
+        CircuitOpenError and DeadlineExceeded propagate for the handlers to answer.
+        """
+        service = "dynamodb" if dependency == "table" else "sqs"
+        region, profile = self.settings.region, self.profile
+
+        def attempt(timeouts: Timeouts) -> T:
+            return invoke(client(service, region, profile, timeouts))
+
+        return call_with_deadline(
+            dependency,
+            operation,
+            attempt,
+            profile=profile,
+            deadline=deadline or self.deadline,
+            guard=self.breakers.get(dependency),
+        )
+
+    def _queue_url(self) -> str:
+        """This region's queue URL; ConfigurationError names QUEUE_URL if unset."""
+        return self.settings.require_queue_url()
 
     def put_pending_task(
-        self, task_id: str, request: TaskRequest, created_at: str, now_epoch_s: int
-    ) -> TaskRecord:
+        self,
+        task_id: str,
+        request: TaskRequest,
+        created_at: str,
+        now_epoch_s: int,
+        request_hash: str | None = None,
+    ) -> tuple[TaskRecord, bool]:
+        """Write the PENDING task; returns (record, created).
+
+        The id is derived from the idempotency key, so a repeat finds the task already there:
+        `created` is False and the record is the stored one. That includes our own write whose
+        reply was lost (the retry fails the condition and reads back what the first attempt
+        wrote). A task that failed (ENQUEUE_FAILED, FAILED) or expired is written afresh.
+        Raises IdempotencyConflict when the stored task has a different request.
+        """
         expires_at = now_epoch_s + self.settings.task_ttl_seconds
         item = {
             "taskId": {"S": task_id},
@@ -174,56 +240,93 @@ class TaskStore:
             "request": {"S": dumps_compact(request.to_dict())},
             "expiresAt": {"N": str(expires_at)},
         }
+        if request_hash is not None:
+            item["requestHash"] = {"S": request_hash}
         try:
-            self._dynamodb.put_item(
-                TableName=self.settings.table_name,
-                Item=item,
-                # A fresh UUID never collides; the condition makes that a guarantee, not a hope.
-                ConditionExpression="attribute_not_exists(taskId)",
+            self._call(
+                "table",
+                "PutItem",
+                lambda dynamodb: dynamodb.put_item(
+                    TableName=self.settings.table_name,
+                    Item=item,
+                    ConditionExpression=(
+                        "attribute_not_exists(taskId) OR expiresAt <= :now OR "
+                        "(#status IN (:enqueue_failed, :failed) AND requestHash = :hash)"
+                    ),
+                    ExpressionAttributeNames=_STATUS_NAMES,
+                    ExpressionAttributeValues={
+                        ":now": {"N": str(now_epoch_s)},
+                        ":enqueue_failed": {"S": TaskStatus.ENQUEUE_FAILED.value},
+                        ":failed": {"S": TaskStatus.FAILED.value},
+                        ":hash": {"S": request_hash or ""},
+                    },
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                ),
             )
-        except (ClientError, BotoCoreError) as error:
+        except ClientError as error:
+            old = _old_item(error) if _is_condition_failure(error) else None
+            if old is None:
+                raise DependencyError("table", "PutItem", error) from error
+            existing = TaskRecord.from_item(old)
+            if existing.request_hash != request_hash:
+                raise IdempotencyConflict(task_id) from None
+            return existing, False
+        except BotoCoreError as error:
             raise DependencyError("table", "PutItem", error) from error
-        return TaskRecord.from_item(item)
+        return TaskRecord.from_item(item), True
 
     def enqueue_task(self, message: TaskMessage) -> str:
         """Send the task to this region's work queue; returns the SQS message id."""
-        sqs, queue_url = self._queue()
+        queue_url = self._queue_url()
         try:
-            response = sqs.send_message(
-                QueueUrl=queue_url,
-                MessageBody=dumps_compact(message.to_dict()),
-                MessageAttributes={
-                    "taskType": {
-                        "DataType": "String",
-                        "StringValue": message.request.task_type.value,
-                    }
-                },
+            response = self._call(
+                "queue",
+                "SendMessage",
+                lambda sqs: sqs.send_message(
+                    QueueUrl=queue_url,
+                    MessageBody=dumps_compact(message.to_dict()),
+                    MessageAttributes={
+                        "taskType": {
+                            "DataType": "String",
+                            "StringValue": message.request.task_type.value,
+                        }
+                    },
+                ),
             )
         except (ClientError, BotoCoreError) as error:
             raise DependencyError("queue", "SendMessage", error) from error
         return str(response["MessageId"])
 
-    def mark_enqueue_failed(self, task_id: str, reason: str, updated_at: str) -> TaskRecord:
-        """PENDING -> ENQUEUE_FAILED; returns the record as it now stands.
-
-        If the task is no longer PENDING, the send that "failed" did reach the queue (an
-        ambiguous timeout) and a worker already moved it on: that state is kept and returned.
-        """
+    def _transition(
+        self,
+        task_id: str,
+        target: TaskStatus,
+        reason: str,
+        updated_at: str,
+        deadline: Deadline | None = None,
+    ) -> TaskRecord:
+        """PENDING -> target with the reason; returns the record as it now stands (the stored
+        one, unchanged, when the task was no longer PENDING)."""
         try:
-            response = self._dynamodb.update_item(
-                TableName=self.settings.table_name,
-                Key={"taskId": {"S": task_id}},
-                UpdateExpression="SET #status = :failed, #error = :reason, updatedAt = :now",
-                ConditionExpression="#status = :pending",
-                ExpressionAttributeNames={**_STATUS_NAMES, "#error": "error"},
-                ExpressionAttributeValues={
-                    ":failed": {"S": TaskStatus.ENQUEUE_FAILED.value},
-                    ":pending": {"S": TaskStatus.PENDING.value},
-                    ":reason": {"S": reason},
-                    ":now": {"S": updated_at},
-                },
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            response = self._call(
+                "table",
+                "UpdateItem",
+                lambda dynamodb: dynamodb.update_item(
+                    TableName=self.settings.table_name,
+                    Key={"taskId": {"S": task_id}},
+                    UpdateExpression="SET #status = :target, #error = :reason, updatedAt = :now",
+                    ConditionExpression="#status = :pending",
+                    ExpressionAttributeNames={**_STATUS_NAMES, "#error": "error"},
+                    ExpressionAttributeValues={
+                        ":target": {"S": target.value},
+                        ":pending": {"S": TaskStatus.PENDING.value},
+                        ":reason": {"S": reason[:1000]},
+                        ":now": {"S": updated_at},
+                    },
+                    ReturnValues="ALL_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                ),
+                deadline,
             )
         except ClientError as error:
             old = _old_item(error) if _is_condition_failure(error) else None
@@ -234,14 +337,32 @@ class TaskStore:
             raise DependencyError("table", "UpdateItem", error) from error
         return TaskRecord.from_item(response["Attributes"])
 
+    def mark_enqueue_failed(self, task_id: str, reason: str, updated_at: str) -> TaskRecord:
+        """PENDING -> ENQUEUE_FAILED; returns the record as it now stands.
+
+        If the task is no longer PENDING, the send that "failed" did reach the queue (an
+        ambiguous timeout) and a worker already moved it on: that state is kept and returned.
+        """
+        return self._transition(task_id, TaskStatus.ENQUEUE_FAILED, reason, updated_at)
+
+    def mark_failed(
+        self, task_id: str, reason: str, updated_at: str, deadline: Deadline | None = None
+    ) -> TaskRecord:
+        """PENDING -> FAILED: the worker gives up on the task's message (its last receive)."""
+        return self._transition(task_id, TaskStatus.FAILED, reason, updated_at, deadline)
+
     def get_task(self, task_id: str) -> TaskRecord | None:
         try:
-            response = self._dynamodb.get_item(
-                TableName=self.settings.table_name,
-                Key={"taskId": {"S": task_id}},
-                # Strongly consistent within this region's replica: a client polling the region
-                # it submitted to sees its own write at once.
-                ConsistentRead=True,
+            response = self._call(
+                "table",
+                "GetItem",
+                lambda dynamodb: dynamodb.get_item(
+                    TableName=self.settings.table_name,
+                    Key={"taskId": {"S": task_id}},
+                    # Strongly consistent within this region's replica: a client polling the
+                    # region it submitted to sees its own write at once.
+                    ConsistentRead=True,
+                ),
             )
         except (ClientError, BotoCoreError) as error:
             raise DependencyError("table", "GetItem", error) from error
@@ -251,26 +372,38 @@ class TaskStore:
     def complete_task(
         self, task_id: str, result: dict[str, Any], completed_at: str
     ) -> tuple[CompletionOutcome, TaskRecord | None]:
-        """PENDING -> SUCCEEDED with the result, only if still PENDING (redeliveries are no-ops)."""
+        """PENDING (or FAILED, on a replay) -> SUCCEEDED with the result; redeliveries of a
+        completed task change nothing."""
         try:
-            response = self._dynamodb.update_item(
-                TableName=self.settings.table_name,
-                Key={"taskId": {"S": task_id}},
-                UpdateExpression=(
-                    "SET #status = :succeeded, #result = :result, completedAt = :now, "
-                    "completedRegion = :region, updatedAt = :now"
+            response = self._call(
+                "table",
+                "UpdateItem",
+                lambda dynamodb: dynamodb.update_item(
+                    TableName=self.settings.table_name,
+                    Key={"taskId": {"S": task_id}},
+                    UpdateExpression=(
+                        "SET #status = :succeeded, #result = :result, completedAt = :now, "
+                        "completedRegion = :region, updatedAt = :now REMOVE #error"
+                    ),
+                    ConditionExpression=(
+                        "attribute_exists(taskId) AND #status IN (:pending, :failed)"
+                    ),
+                    ExpressionAttributeNames={
+                        **_STATUS_NAMES,
+                        "#result": "result",
+                        "#error": "error",
+                    },
+                    ExpressionAttributeValues={
+                        ":succeeded": {"S": TaskStatus.SUCCEEDED.value},
+                        ":pending": {"S": TaskStatus.PENDING.value},
+                        ":failed": {"S": TaskStatus.FAILED.value},
+                        ":result": {"S": dumps_compact(result)},
+                        ":now": {"S": completed_at},
+                        ":region": {"S": self.settings.region},
+                    },
+                    ReturnValues="ALL_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 ),
-                ConditionExpression="attribute_exists(taskId) AND #status = :pending",
-                ExpressionAttributeNames={**_STATUS_NAMES, "#result": "result"},
-                ExpressionAttributeValues={
-                    ":succeeded": {"S": TaskStatus.SUCCEEDED.value},
-                    ":pending": {"S": TaskStatus.PENDING.value},
-                    ":result": {"S": dumps_compact(result)},
-                    ":now": {"S": completed_at},
-                    ":region": {"S": self.settings.region},
-                },
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if not _is_condition_failure(error):
@@ -291,24 +424,31 @@ class TaskStore:
     def probe_table(self) -> ProbeResult:
         started = time.perf_counter()
         try:
-            self._dynamodb.get_item(
-                TableName=self.settings.table_name,
-                Key={"taskId": {"S": HEALTH_PROBE_KEY}},
-                ProjectionExpression="taskId",
+            self._call(
+                "table",
+                "GetItem",
+                lambda dynamodb: dynamodb.get_item(
+                    TableName=self.settings.table_name,
+                    Key={"taskId": {"S": HEALTH_PROBE_KEY}},
+                    ProjectionExpression="taskId",
+                ),
             )
-        except (ClientError, BotoCoreError) as error:
+        except (ClientError, BotoCoreError, DeadlineExceeded) as error:
             return ProbeResult("table", False, _elapsed_ms(started), error_code(error))
         return ProbeResult("table", True, _elapsed_ms(started))
 
     def probe_queue(self) -> ProbeResult:
         started = time.perf_counter()
         try:
-            sqs, queue_url = self._queue()
-            sqs.get_queue_attributes(
-                QueueUrl=queue_url,
-                AttributeNames=["ApproximateNumberOfMessages"],
+            queue_url = self._queue_url()
+            self._call(
+                "queue",
+                "GetQueueAttributes",
+                lambda sqs: sqs.get_queue_attributes(
+                    QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+                ),
             )
-        except (ClientError, BotoCoreError) as error:
+        except (ClientError, BotoCoreError, DeadlineExceeded) as error:
             return ProbeResult("queue", False, _elapsed_ms(started), error_code(error))
         except ConfigurationError as error:
             return ProbeResult("queue", False, _elapsed_ms(started), str(error))

@@ -6,12 +6,25 @@ ReportBatchItemFailures: a record that fails is reported alone, so only it is re
 
 SQS delivers at least once, so the result is written with a conditional update that only
 moves a PENDING task: a redelivered message for a completed task changes nothing.
+
+Deadlines: every call fits the time the invocation has left, and a record is started only when
+the time left covers the longest record so far (at least `MIN_RECORD_S`). Once that no longer
+holds, the remaining records are reported as failed without being touched: SQS redelivers them
+after the visibility timeout, nothing is lost, and the invocation ends before Lambda cuts it
+off (which would have failed the whole batch, including the records already done).
+
+Visible failure: when a record fails on its last receive (ApproximateReceiveCount reaches
+MAX_RECEIVE_COUNT, after which SQS moves it to the DLQ), its task is marked FAILED with the
+reason, so a polling client learns it instead of seeing PENDING until the task expires.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -24,21 +37,69 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aws_clients import CallProfile
+import downstream
+import fault_injection
+from aws_clients import CallProfile, timeout_tiers
+from circuit_breaker import BreakerEvent
+from deadlines import Deadline, DeadlineExceeded
 from task_model import (
     TaskMessage,
     ValidationError,
     format_timestamp,
+    lenient_task_id,
     parse_task_message,
     run_task,
 )
-from task_settings import load_settings, metrics_namespace
+from task_settings import Settings, load_settings, metrics_namespace
 from task_store import CompletionOutcome, TaskStore
+
+#: The least time a record is started with: one conditional write at the smallest timeouts.
+MIN_RECORD_S: Final[float] = timeout_tiers(CallProfile.BACKGROUND)[-1].worst_case_s
 
 logger = Logger()
 tracer = Tracer(patch_modules=("botocore",))
 metrics = Metrics(namespace=metrics_namespace())
 processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def _breaker_metric(event: BreakerEvent, dependency: str) -> None:
+    metrics.add_metric(name=f"Breaker{event.value}_{dependency}", unit=MetricUnit.Count, value=1)
+
+
+downstream.add_event_sink(_breaker_metric)
+# A no-op unless the stack allows failure injection (FAULT_INJECTION_ALLOWED).
+fault_injection.activate()
+
+
+class RecordNotStarted(DeadlineExceeded):
+    """The rest of the batch cannot fit before the deadline: this record was not touched."""
+
+
+@dataclass
+class BatchRun:
+    """One invocation's time: records are started only while they can still finish."""
+
+    deadline: Deadline
+    clock: Callable[[], float] = time.monotonic
+    longest_record_s: float = 0.0
+    stopped: bool = False
+    not_started: int = 0
+
+    def may_start(self) -> bool:
+        if not self.stopped and self.deadline.remaining() < max(
+            MIN_RECORD_S, self.longest_record_s
+        ):
+            self.stopped = True  # once stopped, later records are not started either
+        return not self.stopped
+
+    def finished(self, seconds: float) -> None:
+        self.longest_record_s = max(self.longest_record_s, seconds)
+
+
+#: The current invocation's run (Lambda runs one invocation at a time per container).
+_run: BatchRun | None = None
+#: The clock records are timed with (a test runs it with its fake context's clock).
+_clock: Callable[[], float] = time.monotonic
 
 
 class PoisonMessageError(Exception):
@@ -86,8 +147,41 @@ def _fail(error: Exception, reason: str) -> None:
     logger.error(
         "Message failed",
         extra={"reason": reason, "failure": type(error).__name__},
-        exc_info=not isinstance(error, PoisonMessageError | UnknownTaskError),
+        exc_info=not isinstance(error, PoisonMessageError | UnknownTaskError | DeadlineExceeded),
     )
+
+
+def is_last_receive(receive_count: object, max_receive_count: int | None) -> bool:
+    """Whether SQS moves the message to the DLQ instead of delivering it again."""
+    if max_receive_count is None:
+        return False
+    try:
+        return int(str(receive_count)) >= max_receive_count
+    except ValueError:
+        return False
+
+
+def give_up(store: TaskStore, task_id: str | None, reason: str, deadline: Deadline) -> bool:
+    """Mark the task FAILED (only from PENDING) before its message goes to the DLQ.
+
+    Best effort: if the table cannot be written either, the task stays PENDING until it
+    expires, and the DLQ alarm still fires. Returns whether the task is now FAILED.
+    """
+    if task_id is None:
+        return False
+    try:
+        record = store.mark_failed(task_id, reason, format_timestamp(datetime.now(UTC)), deadline)
+    except Exception as error:  # the record already failed; this must not mask that
+        metrics.add_metric(name="TasksFailedUnmarked", unit=MetricUnit.Count, value=1)
+        logger.error("Could not mark the task FAILED", extra={"reason": str(error)})
+        return False
+    metrics.add_metric(name="TasksGivenUp", unit=MetricUnit.Count, value=1)
+    return record.status == "FAILED"
+
+
+def worker_store(settings: Settings, deadline: Deadline) -> TaskStore:
+    breakers = {"table": downstream.breaker("table", settings)}
+    return TaskStore(settings, CallProfile.BACKGROUND, deadline, breakers)
 
 
 @tracer.capture_method(capture_response=False)
@@ -98,15 +192,33 @@ def record_handler(record: SQSRecord) -> str:
         # Read leniently: a hand-built event without it must still get a logged failure.
         "receiveCount": (record.raw_event.get("attributes") or {}).get("ApproximateReceiveCount"),
     }
+    run = _run or BatchRun(Deadline.unbounded())
     with logger.append_context_keys(**keys):
+        settings: Settings | None = None
+        started = run.clock()
         try:
+            settings = load_settings()
+            if not run.may_start():
+                run.not_started += 1
+                raise RecordNotStarted("batch", "record", run.deadline.remaining())
             message = decode_message(record.body)
             with logger.append_context_keys(taskId=message.task_id):
-                outcome = execute_task(message, TaskStore(load_settings(), CallProfile.BACKGROUND))
+                outcome = execute_task(message, worker_store(settings, run.deadline))
                 _report(outcome)
         except Exception as error:
-            _fail(error, str(error) or type(error).__name__)
+            reason = str(error) or type(error).__name__
+            _fail(error, reason)
+            if settings is not None and is_last_receive(
+                keys["receiveCount"], settings.max_receive_count
+            ):
+                # The margin kept back from the deadline is what this write may use.
+                margin = Deadline(run.deadline.remaining_fn, settings.deadline_margin_s / 2)
+                give_up(
+                    worker_store(settings, margin), lenient_task_id(record.body), reason, margin
+                )
             raise
+        finally:
+            run.finished(run.clock() - started)
         return outcome.value
 
 
@@ -125,6 +237,19 @@ def _report(outcome: CompletionOutcome) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    global _run
+    try:
+        margin = load_settings().deadline_margin_s
+    except Exception:  # reported per record, with the variable's name
+        margin = 0.0
+    _run = BatchRun(Deadline.from_context(context, margin), clock=_clock)
+    try:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    finally:
+        if _run.not_started:
+            metrics.add_metric(
+                name="RecordsNotStarted", unit=MetricUnit.Count, value=_run.not_started
+            )
+        _run = None

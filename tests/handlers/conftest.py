@@ -47,14 +47,18 @@ for _variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE"):
 from handler_test_support import FakeLambdaContext, MotoResources, create_resources  # noqa: E402
 
 import aws_clients  # noqa: E402  (needs the path and environment set above)
+import downstream  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def _fresh_clients() -> Iterator[None]:
-    """Each test builds its clients inside its own mock (or against its own endpoint)."""
+    """Each test builds its clients inside its own mock (or against its own endpoint), and
+    starts with closed circuit breakers, as a new container would."""
     aws_clients.reset_clients()
+    downstream.reset()
     yield
     aws_clients.reset_clients()
+    downstream.reset()
 
 
 @pytest.fixture
