@@ -54,9 +54,15 @@ def ensure_environment() -> None:
 _MYPY = ["mypy", "--config-file", str(ROOT / "pyproject.toml")]
 CHECKS: list[tuple[str, list[str], list[str]]] = [
     (".", ["ruff", "check", "."], []),
-    (".", [*_MYPY, "components", "offline", "benchmarks", "__main__.py", "run.py"], ["policies"]),
+    (
+        ".",
+        [*_MYPY, "components", "offline", "benchmarks", "tools", "__main__.py", "run.py"],
+        ["policies"],
+    ),
     ("policies", [*_MYPY, "__main__.py", "resilience_policies"], []),
     ("handlers", [*_MYPY, "."], []),
+    # The drills import the handler modules as Lambda's archive root does.
+    (".", [*_MYPY, "drills"], ["handlers"]),
     *[
         (f"tests/{suite}", [*_MYPY, "."], ["handlers", "policies", "tests/components"])
         for suite in ("components", "integration", "policies", "handlers")

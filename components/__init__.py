@@ -12,11 +12,15 @@ from .iam import PolicyStatement
 from .latency_routing import LatencyRouting, LatencyRoutingArgs, RegionalEndpoint
 from .powertools import powertools_layer_arn
 from .queue_worker import QueueWorker, QueueWorkerArgs
-from .regional_api import RegionalApi, RegionalApiArgs, Route
+from .regional_api import HandledRoutes, RegionalApi, RegionalApiArgs, Route
+from .saga import Saga, SagaArgs
+from .saga_definition import BOOKING_STEPS, SagaStep, saga_definition
 from .settings import ConfigError, ServiceSettings, load_settings, settings_from_mapping
+from .stream_consumer import StreamConsumer, StreamConsumerArgs
 from .task_app import code_archive, task_app_archive
 
 __all__ = [
+    "BOOKING_STEPS",
     "DEFAULT_RUNTIME",
     "ActiveActiveService",
     "ActiveActiveServiceArgs",
@@ -25,6 +29,7 @@ __all__ = [
     "FunctionArgs",
     "GlobalTable",
     "GlobalTableArgs",
+    "HandledRoutes",
     "LatencyRouting",
     "LatencyRoutingArgs",
     "PolicyStatement",
@@ -35,10 +40,16 @@ __all__ = [
     "RegionalApiArgs",
     "RegionalEndpoint",
     "Route",
+    "Saga",
+    "SagaArgs",
+    "SagaStep",
     "ServiceSettings",
+    "StreamConsumer",
+    "StreamConsumerArgs",
     "code_archive",
     "load_settings",
     "powertools_layer_arn",
+    "saga_definition",
     "settings_from_mapping",
     "task_app_archive",
 ]

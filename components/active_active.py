@@ -13,15 +13,31 @@ from .global_table import GlobalTable, GlobalTableArgs
 from .iam import PolicyStatement, assume_role_policy
 from .latency_routing import LatencyRouting, LatencyRoutingArgs, RegionalEndpoint
 from .queue_worker import QueueWorker, QueueWorkerArgs
-from .regional_api import RegionalApi, RegionalApiArgs, Route
+from .regional_api import HandledRoutes, RegionalApi, RegionalApiArgs, Route
+from .saga import Saga, SagaArgs
 from .settings import ServiceSettings
-from .task_app import API_HANDLER, WORKER_HANDLER, task_app_archive
+from .stream_consumer import StreamConsumer, StreamConsumerArgs
+from .task_app import (
+    API_HANDLER,
+    SAGA_API_HANDLER,
+    STREAM_CONSUMER_HANDLER,
+    WORKER_HANDLER,
+    task_app_archive,
+)
 
 TASK_ROUTES = (
     Route("POST", "tasks"),
     Route("GET", "tasks/{taskId}"),
     Route("GET", "health"),
 )
+#: Served by the bookings function: start the booking saga, read a booking's status.
+BOOKING_ROUTES = (
+    Route("POST", "bookings"),
+    Route("GET", "bookings/{bookingId}"),
+)
+#: The stream consumer works records one by one with a table write each: a minute covers a
+#: batch of 100 with the client's retries.
+STREAM_CONSUMER_TIMEOUT_S = 60
 METRICS_NAMESPACE = "ResilientServerless"
 
 
@@ -41,6 +57,12 @@ class RegionDeployment:
     worker: QueueWorker
     api_function: Function
     api: RegionalApi
+    #: The booking saga, the function that starts and reads it, and the booking-events stream.
+    saga: Saga
+    bookings_function: Function
+    events: StreamConsumer
+    #: The region's circuit-breaker state, shared by every container of the task functions.
+    breaker_table: aws.dynamodb.Table | None = None
 
 
 class ActiveActiveService(pulumi.ComponentResource):
@@ -122,6 +144,26 @@ class ActiveActiveService(pulumi.ComponentResource):
         return {region: deployment.worker.queue.url for region, deployment in self.regions.items()}
 
     @property
+    def state_machine_arns(self) -> dict[str, pulumi.Output[str]]:
+        return {
+            region: deployment.saga.state_machine.arn for region, deployment in self.regions.items()
+        }
+
+    @property
+    def event_stream_arns(self) -> dict[str, pulumi.Output[str]]:
+        return {
+            region: deployment.events.stream.arn for region, deployment in self.regions.items()
+        }
+
+    @property
+    def stream_failure_queue_urls(self) -> dict[str, pulumi.Output[str]]:
+        """Where each region's stream consumer points to what it skipped (for the re-hydration
+        tool)."""
+        return {
+            region: deployment.events.failures.url for region, deployment in self.regions.items()
+        }
+
+    @property
     def dead_letter_queue_urls(self) -> dict[str, pulumi.Output[str]]:
         return {
             region: deployment.worker.dead_letter_queue.url
@@ -141,12 +183,35 @@ class ActiveActiveService(pulumi.ComponentResource):
     ) -> RegionDeployment:
         prefix = f"{name}-{region}"
         table_arn = self.table.arn_in(region)
+        breaker_table = self._breaker_table(prefix, region, tags, child)
         common_environment: dict[str, pulumi.Input[str]] = {
             "TABLE_NAME": self.table.table.name,
             "TASK_TTL_SECONDS": str(settings.task_ttl_days * 24 * 3600),
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "LOG_LEVEL": "INFO",
+            "BREAKER_TABLE_NAME": breaker_table.name,
+            "BREAKER_FAILURE_THRESHOLD": str(settings.circuit_breaker_failure_threshold),
+            "BREAKER_OPEN_SECONDS": str(settings.circuit_breaker_open_seconds),
+            "BREAKER_STORE_FAILURE": settings.circuit_breaker_store_failure,
         }
+        # The breaker's own reads and conditional writes, on this region's breaker table only.
+        breaker_access = PolicyStatement(
+            sid="CircuitBreakerState",
+            actions=["dynamodb:GetItem", "dynamodb:UpdateItem"],
+            resources=[breaker_table.arn],
+        )
+        task_statements = [breaker_access]
+        if settings.fault_injection_allowed:
+            faults = self._fault_parameter(name, prefix, region, tags, child)
+            common_environment["FAULT_INJECTION_ALLOWED"] = "true"
+            common_environment["FAULT_INJECTION_PARAMETER"] = faults.name
+            task_statements.append(
+                PolicyStatement(
+                    sid="ReadFaultInjection",
+                    actions=["ssm:GetParameter"],
+                    resources=[faults.arn],
+                )
+            )
         shared = FunctionArgs(
             handler=API_HANDLER,
             code=code,
@@ -176,13 +241,19 @@ class ActiveActiveService(pulumi.ComponentResource):
                     handler=WORKER_HANDLER,
                     timeout_s=settings.worker_timeout_s,
                     memory_mb=settings.worker_memory_mb,
-                    environment={**common_environment, "POWERTOOLS_SERVICE_NAME": "tasks-worker"},
+                    environment={
+                        **common_environment,
+                        "POWERTOOLS_SERVICE_NAME": "tasks-worker",
+                        # On a record's last receive the worker marks its task FAILED.
+                        "MAX_RECEIVE_COUNT": str(settings.max_receive_count),
+                    },
                     policy_statements=[
                         PolicyStatement(
                             sid="RecordResults",
                             actions=["dynamodb:GetItem", "dynamodb:UpdateItem"],
                             resources=[table_arn],
-                        )
+                        ),
+                        *task_statements,
                     ],
                     description=f"Task worker ({region})",
                 ),
@@ -223,8 +294,77 @@ class ActiveActiveService(pulumi.ComponentResource):
                         actions=["sqs:SendMessage", "sqs:GetQueueAttributes"],
                         resources=[worker.queue.arn],
                     ),
+                    *task_statements,
                 ],
                 description=f"Task API ({region})",
+            ),
+            region=region,
+            opts=child,
+        )
+
+        saga = Saga(
+            f"{prefix}-saga",
+            SagaArgs(log_retention_days=settings.log_retention_days, tags=tags),
+            region=region,
+            opts=child,
+        )
+        observability: dict[str, pulumi.Input[str]] = {
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "LOG_LEVEL": "INFO",
+        }
+        bookings_function = Function(
+            f"{prefix}-bookings-api",
+            dataclasses.replace(
+                shared,
+                handler=SAGA_API_HANDLER,
+                timeout_s=settings.api_timeout_s,
+                memory_mb=settings.api_memory_mb,
+                environment={
+                    **observability,
+                    "STATE_MACHINE_ARN": saga.state_machine.arn,
+                    "POWERTOOLS_SERVICE_NAME": "bookings-api",
+                },
+                policy_statements=[
+                    PolicyStatement(
+                        sid="StartBookings",
+                        actions=["states:StartExecution"],
+                        resources=[saga.state_machine.arn],
+                    ),
+                    PolicyStatement(
+                        sid="ReadBookings",
+                        actions=["states:DescribeExecution"],
+                        resources=[saga.execution_arns],
+                    ),
+                ],
+                description=f"Bookings API ({region})",
+            ),
+            region=region,
+            opts=child,
+        )
+        events = StreamConsumer(
+            f"{prefix}-events",
+            StreamConsumerArgs(
+                consumer=dataclasses.replace(
+                    shared,
+                    handler=STREAM_CONSUMER_HANDLER,
+                    timeout_s=STREAM_CONSUMER_TIMEOUT_S,
+                    environment={
+                        **observability,
+                        "TABLE_NAME": saga.table.name,
+                        "POWERTOOLS_SERVICE_NAME": "booking-events",
+                    },
+                    policy_statements=[
+                        PolicyStatement(
+                            sid="RecordEvents",
+                            actions=["dynamodb:PutItem"],
+                            resources=[saga.table.arn],
+                        )
+                    ],
+                    description=f"Booking events consumer ({region})",
+                ),
+                retention_hours=settings.stream_retention_hours,
+                shard_count=settings.stream_shard_count,
+                alarm_action_arn=alarm_topic.arn,
             ),
             region=region,
             opts=child,
@@ -235,6 +375,7 @@ class ActiveActiveService(pulumi.ComponentResource):
             RegionalApiArgs(
                 handler=api_function,
                 routes=TASK_ROUTES,
+                more_handlers=[HandledRoutes("bookings", bookings_function, BOOKING_ROUTES)],
                 domain_name=settings.domain_name,
                 zone_id=zone_id,
                 throttle_burst_limit=settings.api_throttle_burst_limit,
@@ -248,7 +389,59 @@ class ActiveActiveService(pulumi.ComponentResource):
             opts=child,
         )
         return RegionDeployment(
-            alarm_topic=alarm_topic, worker=worker, api_function=api_function, api=api
+            alarm_topic=alarm_topic,
+            worker=worker,
+            api_function=api_function,
+            api=api,
+            saga=saga,
+            bookings_function=bookings_function,
+            events=events,
+            breaker_table=breaker_table,
+        )
+
+    def _fault_parameter(
+        self,
+        name: str,
+        prefix: str,
+        region: str,
+        tags: dict[str, str],
+        child: pulumi.ResourceOptions,
+    ) -> aws.ssm.Parameter:
+        """Where operators switch faults on and off (only in a stack that allows them). Created
+        disabled; later changes are not reverted by the next deployment."""
+        return aws.ssm.Parameter(
+            f"{prefix}-faults",
+            region=region,
+            name=f"/{name}/{region}/fault-injection",
+            type="String",
+            value='{"enabled": false}',
+            description="Failure injection for the task functions (see handlers/fault_injection.py)",
+            tags=tags,
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(ignore_changes=["value"])
+            ),
+        )
+
+    def _breaker_table(
+        self, prefix: str, region: str, tags: dict[str, str], child: pulumi.ResourceOptions
+    ) -> aws.dynamodb.Table:
+        """One item per circuit breaker, shared by the region's containers.
+
+        Regional by design (tagged for the pack's dynamodb-global-table rule): a breaker
+        describes this region's dependencies, and replicating it would let one region's outage
+        open the other regions' circuits. Its items expire a day after their last change.
+        """
+        return aws.dynamodb.Table(
+            f"{prefix}-breakers",
+            region=region,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key="breakerId",
+            attributes=[aws.dynamodb.TableAttributeArgs(name="breakerId", type="S")],
+            ttl=aws.dynamodb.TableTtlArgs(attribute_name="expiresAt", enabled=True),
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            tags={**tags, "resilience:single-region": "true"},
+            opts=child,
         )
 
     def _api_gateway_logging_role(self, name: str, child: pulumi.ResourceOptions) -> aws.iam.Role:

@@ -50,6 +50,16 @@ class Route:
             )
 
 
+@dataclass(frozen=True)
+class HandledRoutes:
+    """Routes served by a function other than the API's main handler (e.g. the bookings API
+    next to the tasks API), each with its own integration and invoke permission."""
+
+    name: str  # short, unique per API: names the invoke permission
+    handler: Function
+    routes: Sequence[Route]
+
+
 @dataclass
 class RegionalApiArgs:
     """The API's routes, limits and custom domain. The handler is a Function component (its
@@ -73,10 +83,29 @@ class RegionalApiArgs:
     #: account's API Gateway settings are managed elsewhere (they are account-wide).
     cloudwatch_role_arn: pulumi.Input[str] | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    #: More functions, each serving its own routes on the same API, stage and domain.
+    more_handlers: Sequence[HandledRoutes] = ()
+
+    def handled_routes(self) -> list[tuple[Function, Route]]:
+        """Every route with the function that serves it, the main handler's first."""
+        pairs = [(self.handler, route) for route in self.routes]
+        for extra in self.more_handlers:
+            pairs.extend((extra.handler, route) for route in extra.routes)
+        return pairs
 
     def validate(self) -> None:
         if not self.routes:
             raise ValueError("RegionalApiArgs.routes: give at least one route.")
+        seen = [(route.method, route.path) for _, route in self.handled_routes()]
+        repeated = sorted({f"{m} {p}" for m, p in seen if seen.count((m, p)) > 1})
+        if repeated:
+            raise ValueError(
+                f"RegionalApiArgs.more_handlers: {', '.join(repeated)} is served twice; give "
+                "each method and path one handler."
+            )
+        names = [extra.name for extra in self.more_handlers]
+        if len(set(names)) != len(names) or not all(names):
+            raise ValueError("RegionalApiArgs.more_handlers: give each a distinct, non-empty name.")
         if not any(route.path == self.health_path for route in self.routes):
             raise ValueError(
                 f"RegionalApiArgs.health_path: {self.health_path!r} is not among the routes; Route53 "
@@ -92,12 +121,16 @@ class RegionalApiArgs:
         latest_s = thresholds.max_api_function_timeout_s(
             self.integration_timeout_ms, self.timeout_margin_ms
         )
-        if self.handler.timeout_s > latest_s:
-            raise ValueError(
-                f"RegionalApiArgs.handler: the function times out after {self.handler.timeout_s} s "
-                f"but API Gateway gives up after {self.integration_timeout_ms} ms; set its "
-                f"timeout_s to at most {latest_s} so it fails first (and visibly)."
-            )
+        for label, function in [
+            ("handler", self.handler),
+            *((f"more_handlers[{extra.name!r}]", extra.handler) for extra in self.more_handlers),
+        ]:
+            if function.timeout_s > latest_s:
+                raise ValueError(
+                    f"RegionalApiArgs.{label}: the function times out after {function.timeout_s} "
+                    f"s but API Gateway gives up after {self.integration_timeout_ms} ms; set its "
+                    f"timeout_s to at most {latest_s} so it fails first (and visibly)."
+                )
         if self.access_log_retention_days not in thresholds.LOG_RETENTION_DAYS_ALLOWED:
             raise ValueError(
                 f"RegionalApiArgs.access_log_retention_days: {self.access_log_retention_days} is not "
@@ -143,9 +176,10 @@ class RegionalApi(pulumi.ComponentResource):
             opts=child,
         )
 
-        resource_ids = self._path_resources(name, region, args.routes, child)
+        handled = args.handled_routes()
+        resource_ids = self._path_resources(name, region, [r for _, r in handled], child)
         route_resources: list[pulumi.Resource] = []
-        for route in args.routes:
+        for handler, route in handled:
             slug = _slug(route)
             method = aws.apigateway.Method(
                 f"{name}-{slug}",
@@ -164,7 +198,7 @@ class RegionalApi(pulumi.ComponentResource):
                 http_method=method.http_method,
                 type="AWS_PROXY",
                 integration_http_method="POST",
-                uri=function.invoke_arn,
+                uri=handler.function.invoke_arn,
                 timeout_milliseconds=args.integration_timeout_ms,
                 opts=child,
             )
@@ -180,6 +214,16 @@ class RegionalApi(pulumi.ComponentResource):
             source_arn=pulumi.Output.concat(self.rest_api.execution_arn, "/*/*"),
             opts=child,
         )
+        for extra in args.more_handlers:
+            aws.lambda_.Permission(
+                f"{name}-invoke-{_slug_text(extra.name)}",
+                region=region,
+                action="lambda:InvokeFunction",
+                function=extra.handler.function.name,
+                principal="apigateway.amazonaws.com",
+                source_arn=pulumi.Output.concat(self.rest_api.execution_arn, "/*/*"),
+                opts=child,
+            )
 
         deployment = aws.apigateway.Deployment(
             f"{name}-deployment",
@@ -187,7 +231,11 @@ class RegionalApi(pulumi.ComponentResource):
             rest_api=self.rest_api.id,
             # A new deployment whenever the route table changes; otherwise the stage keeps
             # serving the old snapshot of the API.
-            triggers={"routes": _routes_fingerprint(args.routes, args.integration_timeout_ms)},
+            triggers={
+                "routes": _routes_fingerprint(
+                    [route for _, route in handled], args.integration_timeout_ms
+                )
+            },
             opts=pulumi.ResourceOptions(parent=self, depends_on=route_resources),
         )
         self.access_logs = aws.cloudwatch.LogGroup(

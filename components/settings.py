@@ -53,6 +53,9 @@ KNOWN_REGIONS: Final[frozenset[str]] = frozenset(
     }
 )
 
+#: The handlers' StoreFailureMode values (handlers/circuit_breaker.py).
+CIRCUIT_BREAKER_STORE_FAILURE_MODES: Final[tuple[str, ...]] = ("memory", "allow", "deny")
+
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -94,6 +97,12 @@ class ServiceSettings:
     lambda_runtime: str = DEFAULT_RUNTIME
     powertools_layer_version: int = POWERTOOLS_LAYER_VERSION
     manage_api_gateway_account: bool = True
+    circuit_breaker_failure_threshold: int = 5
+    circuit_breaker_open_seconds: int = 10
+    circuit_breaker_store_failure: str = "memory"
+    fault_injection_allowed: bool = False
+    stream_retention_hours: int = thresholds.KINESIS_RETENTION_HOURS_DEFAULT
+    stream_shard_count: int = 1
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,12 @@ _KEYS: Final[tuple[_Key, ...]] = (
     _Key("lambdaRuntime", "lambda_runtime", "string"),
     _Key("powertoolsLayerVersion", "powertools_layer_version", "integer"),
     _Key("manageApiGatewayAccount", "manage_api_gateway_account", "boolean"),
+    _Key("circuitBreakerFailureThreshold", "circuit_breaker_failure_threshold", "integer"),
+    _Key("circuitBreakerOpenSeconds", "circuit_breaker_open_seconds", "integer"),
+    _Key("circuitBreakerStoreFailure", "circuit_breaker_store_failure", "string"),
+    _Key("faultInjectionAllowed", "fault_injection_allowed", "boolean"),
+    _Key("streamRetentionHours", "stream_retention_hours", "integer"),
+    _Key("streamShardCount", "stream_shard_count", "integer"),
 )
 CONFIG_KEYS: Final[tuple[str, ...]] = tuple(key.name for key in _KEYS)
 
@@ -350,6 +365,26 @@ def _semantic_problems(settings: ServiceSettings) -> list[str]:
             "apiReservedConcurrency",
             f"{settings.api_reserved_concurrency} must be positive, or 0 for no reservation.",
         )
+
+    in_range(
+        "streamRetentionHours",
+        settings.stream_retention_hours,
+        thresholds.KINESIS_RETENTION_HOURS_MIN,
+        thresholds.KINESIS_RETENTION_HOURS_MAX,
+        " (Kinesis' own bounds; records the consumer skips are re-read within it)",
+    )
+    in_range("streamShardCount", settings.stream_shard_count, 1, 10_000)
+
+    # The handlers read these as BREAKER_* variables and enforce the same bounds.
+    in_range("circuitBreakerFailureThreshold", settings.circuit_breaker_failure_threshold, 1, 1000)
+    in_range("circuitBreakerOpenSeconds", settings.circuit_breaker_open_seconds, 1, 3600)
+    check(
+        settings.circuit_breaker_store_failure in CIRCUIT_BREAKER_STORE_FAILURE_MODES,
+        "circuitBreakerStoreFailure",
+        f"{settings.circuit_breaker_store_failure!r} must be one of "
+        f"{', '.join(CIRCUIT_BREAKER_STORE_FAILURE_MODES)} (what a breaker does when its table "
+        "fails: use the container's own breaker, let calls through, or refuse them).",
+    )
 
     # The timeout chain: API Gateway gives up at the integration timeout, so the function
     # must give up (visibly) before it.

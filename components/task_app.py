@@ -10,6 +10,8 @@ import pulumi
 #: Handler strings resolve against the archive root, which holds the handler modules.
 API_HANDLER = "task_api.handler"
 WORKER_HANDLER = "task_worker.handler"
+SAGA_API_HANDLER = "saga_api.handler"
+STREAM_CONSUMER_HANDLER = "stream_consumer.handler"
 
 
 def task_app_code_dir() -> Path:

@@ -29,6 +29,9 @@ RULE_MODULES: Final[tuple[str, ...]] = (
     "multi_region_active_active",
     "lambda_async_failure_destination",
     "iam_no_wildcard_actions",
+    "step_functions_retry_catch",
+    "step_functions_logging_tracing",
+    "kinesis_iterator_age_alarm",
     "api_throttling",
     "sqs_consumer_max_concurrency",
     "lambda_tracing",
@@ -36,6 +39,7 @@ RULE_MODULES: Final[tuple[str, ...]] = (
     "encryption_at_rest",
     "single_region_service",
     "dynamodb_point_in_time_recovery",
+    "kinesis_retention",
 )
 
 

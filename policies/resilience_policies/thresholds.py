@@ -87,6 +87,42 @@ STREAM_MAX_RECORD_AGE_S: Final[int] = 3600
 STREAM_RETRY_ATTEMPTS_LIMIT: Final[int] = 10_000
 STREAM_RECORD_AGE_LIMIT_S: Final[int] = 604_800  # 7 days
 
+# --- Kinesis streams -------------------------------------------------------------------------
+
+#: A Kinesis stream keeps records for 24 hours unless told otherwise (and never less): the window
+#: in which a record a consumer skipped can still be read again. Longer costs per shard-hour.
+KINESIS_RETENTION_HOURS_DEFAULT: Final[int] = 24
+KINESIS_RETENTION_HOURS_MIN: Final[int] = 24
+KINESIS_RETENTION_HOURS_MAX: Final[int] = 8760  # 365 days, Kinesis' own ceiling
+#: What must be left of the retention once a consumer gives up on a record (at its mapping's
+#: maximum record age): the on-failure destination holds only a pointer (shard, sequence range),
+#: so someone has to notice the alarm and re-read the record within this window. Half a day
+#: covers a night without on-call wake-ups.
+KINESIS_MIN_REPLAY_WINDOW_HOURS: Final[int] = 12
+#: IteratorAge of a stream consumer before it alarms: five minutes behind means the consumer is
+#: failing or too slow, long before records reach the mapping's maximum record age (an hour) and
+#: are skipped, and far from the stream's retention (a day) when they are lost.
+KINESIS_ITERATOR_AGE_ALARM_MS: Final[int] = 300_000
+#: Retries of a failing Kinesis batch before the mapping gives up on it (with bisect on error,
+#: each retry halves the batch, so three isolate a poison record in a batch of eight and the rest
+#: succeed). Below STREAM_MAX_RETRY_ATTEMPTS, the policy's ceiling.
+KINESIS_CONSUMER_RETRY_ATTEMPTS: Final[int] = 3
+
+# --- Step Functions sagas ----------------------------------------------------------------------
+
+#: Retry of a saga step on a transient error (throttling, a 5xx): the first retry after one
+#: second, doubling, at most three retries and never more than ten seconds apart, with full
+#: jitter so that executions failing together do not retry together.
+SAGA_RETRY_INTERVAL_S: Final[int] = 1
+SAGA_RETRY_MAX_ATTEMPTS: Final[int] = 3
+SAGA_RETRY_BACKOFF_RATE: Final[float] = 2.0
+SAGA_RETRY_MAX_DELAY_S: Final[int] = 10
+#: Compensations must not give up before the bookings they undo: more attempts, same pacing.
+SAGA_COMPENSATION_MAX_ATTEMPTS: Final[int] = 6
+#: Step Functions logging levels, most to least detailed; a saga's execution history is its
+#: audit trail, so the pack's default asks for ALL.
+STATE_MACHINE_LOG_LEVELS: Final[tuple[str, ...]] = ("ALL", "ERROR", "FATAL", "OFF")
+
 # --- Point-in-time recovery ------------------------------------------------------------------
 
 #: DynamoDB keeps continuous backups for 35 days unless `recoveryPeriodInDays` says fewer.

@@ -6,6 +6,7 @@ raw inputs, and outputs only."""
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 
 import pytest
@@ -85,7 +86,11 @@ def slow_api_function(resources: list[Registration]) -> list[Registration]:
 
 
 def table_missing_replica(resources: list[Registration]) -> list[Registration]:
-    _one(resources, lambda r: r.type == "aws:dynamodb/table:Table").inputs["replicas"] = []
+    # The global table (the regional ones, tagged single-region, have no replicas to remove).
+    table = _one(
+        resources, lambda r: r.type == "aws:dynamodb/table:Table" and bool(r.inputs.get("replicas"))
+    )
+    table.inputs["replicas"] = []
     return resources
 
 
@@ -101,6 +106,26 @@ def dlq_without_alarm(resources: list[Registration]) -> list[Registration]:
     return [r for r in resources if r is not alarm]
 
 
+def saga_step_without_catch(resources: list[Registration]) -> list[Registration]:
+    machine = _one(resources, _name_ends("-saga-state-machine"))
+    definition = json.loads(machine.inputs["definition"])
+    del definition["States"]["BookFlight"]["Catch"]
+    machine.inputs["definition"] = json.dumps(definition)
+    return resources
+
+
+def saga_untraced(resources: list[Registration]) -> list[Registration]:
+    _one(resources, _name_ends("-saga-state-machine")).inputs["tracingConfiguration"] = {
+        "enabled": False
+    }
+    return resources
+
+
+def stream_consumer_unwatched(resources: list[Registration]) -> list[Registration]:
+    alarm = _one(resources, _name_ends("-events-iterator-age"))
+    return [r for r in resources if r is not alarm]
+
+
 SEEDED = [
     (short_visibility, "sqs-visibility-timeout-ratio"),
     (queue_without_dlq, "sqs-dead-letter-queue"),
@@ -109,6 +134,9 @@ SEEDED = [
     (table_missing_replica, "dynamodb-global-table"),
     (record_without_health_check, "route53-latency-health-check"),
     (dlq_without_alarm, "dlq-alarm"),
+    (saga_step_without_catch, "step-functions-retry-catch"),
+    (saga_untraced, "step-functions-logging-tracing"),
+    (stream_consumer_unwatched, "kinesis-iterator-age-alarm"),
 ]
 
 

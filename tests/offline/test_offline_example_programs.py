@@ -27,6 +27,8 @@ DEFECTS = {
     "kinesis-mapping-without-bisect": "stream-poison-message",
     "iam-wildcard-actions": "iam-no-wildcard-actions",
     "sns-function-without-failure-destination": "lambda-async-failure-destination",
+    "kinesis-consumer-without-iterator-alarm": "kinesis-iterator-age-alarm",
+    "state-machine-task-without-catch": "step-functions-retry-catch",
 }
 
 COMPLIANT = (

@@ -62,7 +62,9 @@ def test_preview_mode_leaves_computed_values_unknown(prod_runs: dict[str, Offlin
     preview_mappings = inputs_of(preview, "aws:lambda/eventSourceMapping:EventSourceMapping")
     update_mappings = inputs_of(update, "aws:lambda/eventSourceMapping:EventSourceMapping")
     assert preview_mappings and all(m["eventSourceArn"] == sentinel for m in preview_mappings)
-    assert all(m["eventSourceArn"].startswith("arn:aws:sqs:") for m in update_mappings)
+    # The task queue's worker and the booking-events stream's consumer, in every region.
+    sources = sorted(m["eventSourceArn"].split(":")[2] for m in update_mappings)
+    assert sources == sorted(["kinesis", "sqs"] * len(prod_regions()))
     assert all(":123456789012:" in m["eventSourceArn"] for m in update_mappings)
     queues = inputs_of(preview, "aws:sqs/queue:Queue")
     assert queues and all(isinstance(q["messageRetentionSeconds"], float) for q in queues)

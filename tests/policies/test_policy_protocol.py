@@ -38,6 +38,9 @@ MANDATORY = {
     "multi-region-active-active",
     "lambda-async-failure-destination",
     "iam-no-wildcard-actions",
+    "step-functions-retry-catch",
+    "step-functions-logging-tracing",
+    "kinesis-iterator-age-alarm",
 }
 ADVISORY = {
     "api-throttling",
@@ -47,6 +50,7 @@ ADVISORY = {
     "encryption-at-rest",
     "single-region-service",
     "dynamodb-point-in-time-recovery",
+    "kinesis-retention",
 }
 SECRET_KEY, SECRET_SIGNATURE = (
     "4dabf18193072939515e22adb298388d",
@@ -107,6 +111,12 @@ def test_config_schema_defaults_come_from_thresholds(pack_process: PolicyPackPro
     assert defaults["api-throttling"] == {
         "maxBurstLimit": thresholds.API_ACCOUNT_BURST_LIMIT,
         "maxRateLimit": thresholds.API_ACCOUNT_RATE_LIMIT_RPS,
+    }
+    assert defaults["kinesis-iterator-age-alarm"] == {
+        "maxThresholdMs": thresholds.KINESIS_ITERATOR_AGE_ALARM_MS
+    }
+    assert defaults["kinesis-retention"] == {
+        "minReplayWindowHours": thresholds.KINESIS_MIN_REPLAY_WINDOW_HOURS
     }
 
 

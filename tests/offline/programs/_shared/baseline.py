@@ -547,6 +547,41 @@ def kinesis_stream(name: str, region: str) -> aws.kinesis.Stream:
     )
 
 
+def iterator_age_alarm(
+    name: str,
+    region: str,
+    topic: aws.sns.Topic,
+    *,
+    function: aws.lambda_.Function | None = None,
+    stream: aws.kinesis.Stream | None = None,
+) -> aws.cloudwatch.MetricAlarm:
+    """An alarm on how far a stream consumer is behind: Lambda's IteratorAge of the function,
+    or Kinesis' GetRecords.IteratorAgeMilliseconds of the stream, above five minutes."""
+    if function is not None:
+        namespace, metric = "AWS/Lambda", "IteratorAge"
+        dimensions: dict[str, pulumi.Input[str]] = {"FunctionName": function.name}
+    elif stream is not None:
+        namespace, metric = "AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds"
+        dimensions = {"StreamName": stream.name}
+    else:
+        raise ValueError("iterator_age_alarm: give the consuming function or the stream")
+    return aws.cloudwatch.MetricAlarm(
+        name,
+        region=region,
+        namespace=namespace,
+        metric_name=metric,
+        dimensions=dimensions,
+        statistic="Maximum",
+        period=60,
+        evaluation_periods=1,
+        threshold=300_000,
+        comparison_operator="GreaterThanThreshold",
+        treat_missing_data="notBreaching",
+        alarm_actions=[topic.arn],
+        ok_actions=[topic.arn],
+    )
+
+
 def failure_queue(name: str, region: str, topic: aws.sns.Topic) -> aws.sqs.Queue:
     """Where a stream mapping or an async invocation parks what it gave up on: kept 14 days
     and alarmed on like any DLQ."""

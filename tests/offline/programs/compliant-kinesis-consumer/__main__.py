@@ -1,5 +1,6 @@
 """Compliant, with a stream consumer: the Kinesis mapping bisects a failing batch, retries a
-bounded number of times, bounds the record age and parks what it skips in an alarmed queue."""
+bounded number of times, bounds the record age and parks what it skips in an alarmed queue; an
+alarm on the stream's iterator age says when the consumer falls behind."""
 
 import sys
 from pathlib import Path
@@ -41,4 +42,8 @@ for region, deployment in service.regions.items():
             )
         ),
         opts=pulumi.ResourceOptions(depends_on=[consumer.policy]),
+    )
+    # Watched on the stream's side (the components watch the function's IteratorAge instead).
+    baseline.iterator_age_alarm(
+        f"events-{region}-iterator-age", region, deployment.alarm_topic, stream=stream
     )

@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "_shared"))
 import baseline  # the shared skeleton, beside the examples
 
 service = baseline.build()
-for region in service.regions:
+for region, deployment in service.regions.items():
     stream = baseline.kinesis_stream(f"events-{region}", region)
     consumer = baseline.lambda_function(
         f"events-{region}-consumer",
@@ -34,4 +34,7 @@ for region in service.regions:
         maximum_record_age_in_seconds=3600,
         # The defect: no bisect_batch_on_function_error, no destination_config.
         opts=pulumi.ResourceOptions(depends_on=[consumer.policy]),
+    )
+    baseline.iterator_age_alarm(
+        f"events-{region}-iterator-age", region, deployment.alarm_topic, function=consumer.function
     )

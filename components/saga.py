@@ -1,0 +1,180 @@
+"""Saga: the booking saga (hotel -> flight -> car, with compensations) as a Step Functions state
+machine in one region, with the inventory table its steps write to.
+
+Step Functions is the saga's coordinator: it runs the steps in order, retries transient errors,
+and on a final failure runs the compensations of what was booked, in reverse order (see
+`saga_definition`, which builds the definition from Python). Every step is a direct DynamoDB
+integration: no Lambda between the coordinator and the data, so no function to time out, be
+throttled or be redeployed mid-saga.
+
+The inventory table is regional on purpose: each region books from its own allotment. A global
+table would let two regions hold the last room at once (replication resolves concurrent
+writes to one item by last writer wins, which would silently drop a hold); partitioning the
+inventory per region keeps every hold a single-region conditional write. The table carries the
+`resilience:single-region` tag that tells the policy pack so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from resilience_policies import thresholds
+
+from .iam import PolicyStatement, assume_role_policy, policy_document
+from .saga_definition import BOOKING_STEPS, RESOURCE_KEY, RetryPolicy, SagaStep, saga_definition
+
+#: The tag the policy pack's `dynamodb-global-table` reads as "regional by design".
+SINGLE_REGION_TAG = "resilience:single-region"
+
+#: What Step Functions needs to deliver execution logs to CloudWatch Logs. These are account-
+#: level log delivery APIs: AWS documents that they take no resource narrower than '*'.
+LOG_DELIVERY_ACTIONS = (
+    "logs:CreateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:DescribeLogGroups",
+    "logs:DescribeResourcePolicies",
+    "logs:GetLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:UpdateLogDelivery",
+)
+#: X-Ray has no resource-level permissions either.
+TRACING_ACTIONS = (
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "xray:PutTelemetryRecords",
+    "xray:PutTraceSegments",
+)
+
+
+@dataclass
+class SagaArgs:
+    steps: Sequence[SagaStep] = BOOKING_STEPS
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    #: ALL: every state's input and output in the logs, the saga's audit trail.
+    log_level: str = "ALL"
+    log_retention_days: int = thresholds.LOG_RETENTION_DAYS_DEFAULT
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if not self.steps:
+            raise ValueError("SagaArgs.steps: give at least one step.")
+        if self.log_level not in thresholds.STATE_MACHINE_LOG_LEVELS or self.log_level == "OFF":
+            raise ValueError(
+                f"SagaArgs.log_level: {self.log_level!r} must be ALL, ERROR or FATAL; a saga "
+                "without execution logs cannot be audited."
+            )
+        if self.log_retention_days not in thresholds.LOG_RETENTION_DAYS_ALLOWED:
+            raise ValueError(
+                f"SagaArgs.log_retention_days: {self.log_retention_days} is not a CloudWatch "
+                f"Logs retention; use one of {thresholds.LOG_RETENTION_DAYS_ALLOWED}."
+            )
+
+
+class Saga(pulumi.ComponentResource):
+    """The state machine, its role, its log group and its inventory table, in `region`."""
+
+    table: aws.dynamodb.Table
+    log_group: aws.cloudwatch.LogGroup
+    role: aws.iam.Role
+    role_policy: aws.iam.RolePolicy
+    state_machine: aws.sfn.StateMachine
+    #: The ARN pattern of this state machine's executions (for DescribeExecution grants).
+    execution_arns: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: SagaArgs,
+        *,
+        region: str,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("resilient-serverless:saga:Saga", name, None, opts)
+        args.validate()
+        child = pulumi.ResourceOptions(parent=self)
+        tags = dict(args.tags)
+
+        self.table = aws.dynamodb.Table(
+            f"{name}-table",
+            region=region,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key=RESOURCE_KEY,
+            attributes=[aws.dynamodb.TableAttributeArgs(name=RESOURCE_KEY, type="S")],
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            deletion_protection_enabled=True,
+            # Recorded stream events expire; inventory items carry no expiresAt and stay.
+            ttl=aws.dynamodb.TableTtlArgs(attribute_name="expiresAt", enabled=True),
+            tags={**tags, SINGLE_REGION_TAG: "true"},
+            opts=child,
+        )
+        # Log groups under /aws/vendedlogs/ do not grow the account's CloudWatch Logs resource
+        # policy, which has a size limit that many state machines would otherwise reach.
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            region=region,
+            name_prefix=f"/aws/vendedlogs/states/{name}-",
+            retention_in_days=args.log_retention_days,
+            tags=tags,
+            opts=child,
+        )
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=assume_role_policy("states.amazonaws.com"),
+            description=f"Execution role of the {name} state machine ({region})",
+            tags=tags,
+            opts=child,
+        )
+        self.role_policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=self.role.id,
+            policy=policy_document(
+                [
+                    PolicyStatement(
+                        sid="HoldAndReleaseInventory",
+                        actions=["dynamodb:UpdateItem"],
+                        resources=[self.table.arn],
+                    ),
+                    PolicyStatement(
+                        sid="DeliverExecutionLogs",
+                        actions=list(LOG_DELIVERY_ACTIONS),
+                        resources=["*"],
+                    ),
+                    PolicyStatement(sid="Tracing", actions=list(TRACING_ACTIONS), resources=["*"]),
+                ]
+            ),
+            opts=child,
+        )
+        self.state_machine = aws.sfn.StateMachine(
+            f"{name}-state-machine",
+            region=region,
+            type="STANDARD",  # exactly-once steps and a year of history; EXPRESS is at-least-once
+            role_arn=self.role.arn,
+            definition=pulumi.Output.json_dumps(
+                saga_definition(self.table.name, args.steps, args.retry)
+            ),
+            logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
+                level=args.log_level,
+                include_execution_data=True,
+                log_destination=pulumi.Output.concat(self.log_group.arn, ":*"),
+            ),
+            tracing_configuration=aws.sfn.StateMachineTracingConfigurationArgs(enabled=True),
+            tags=tags,
+            # The role must be able to write the table and the logs before the first execution.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
+        )
+        self.execution_arns = self.state_machine.arn.apply(
+            lambda arn: arn.replace(":stateMachine:", ":execution:", 1) + ":*"
+        )
+        self.register_outputs(
+            {
+                "stateMachineArn": self.state_machine.arn,
+                "tableName": self.table.name,
+                "logGroupName": self.log_group.name,
+            }
+        )

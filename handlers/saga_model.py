@@ -1,0 +1,167 @@
+"""Booking requests and booking status, for the saga's API. Pure: no I/O, no AWS, no clock.
+
+A booking is one execution of the booking saga (a Step Functions state machine); its id is the
+execution's name, so the execution ARN follows from the state machine's ARN and the id, and
+status reads need no table of their own.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any, Final
+
+#: A trip request is three ids; anything near this size is a mistake or abuse.
+MAX_BODY_BYTES: Final[int] = 4 * 1024
+#: The trip's parts, in booking order, as the saga's input names them.
+TRIP_FIELDS: Final[tuple[str, ...]] = ("hotelId", "flightId", "carId")
+#: Resource ids become part of a DynamoDB key ("hotel#<id>"): short, and no separators.
+_RESOURCE_ID: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_BOOKING_ID: Final = re.compile(
+    r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+)
+#: DescribeExecution statuses; PENDING_REDRIVE is a failed execution being redriven.
+FINISHED_STATUSES: Final[frozenset[str]] = frozenset(
+    {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+)
+
+
+class BookingValidationError(ValueError):
+    """Input that does not fit: names the field, what is expected and what came."""
+
+    def __init__(self, field: str, expected: str, got: str | None = None) -> None:
+        self.field = field
+        self.expected = expected
+        self.got = got
+        detail = f"{field}: expected {expected}" + (f", got {got}" if got is not None else "")
+        super().__init__(detail)
+
+    def to_dict(self) -> dict[str, str]:
+        body = {"error": "InvalidRequest", "field": self.field, "expected": self.expected}
+        body["message"] = str(self)
+        if self.got is not None:
+            body["got"] = self.got
+        return body
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    booking_id: str
+    hotel_id: str
+    flight_id: str
+    car_id: str
+
+    def saga_input(self) -> dict[str, str]:
+        """The execution's input, as the state machine's definition reads it."""
+        return {
+            "bookingId": self.booking_id,
+            "hotelId": self.hotel_id,
+            "flightId": self.flight_id,
+            "carId": self.car_id,
+        }
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def validate_booking_id(value: Any, field: str = "bookingId") -> str:
+    if not isinstance(value, str) or not _BOOKING_ID.match(value):
+        raise BookingValidationError(field, "a lowercase UUID4", _short(value))
+    return value
+
+
+def parse_booking_request(
+    body: str | None, is_base64: bool = False, new_id: str | None = None
+) -> BookingRequest:
+    """A POST /bookings body -> BookingRequest.
+
+    `bookingId` is optional: a client that may retry its POST (a timeout, a 503) sends one it
+    generated, and the retry then finds the same booking instead of booking the trip twice.
+    Without it the booking gets `new_id` (the caller's fresh UUID4).
+    """
+    raw = body or ""
+    if is_base64:
+        try:
+            raw = base64.b64decode(raw, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise BookingValidationError("body", "base64-encoded UTF-8 JSON") from None
+    if len(raw.encode("utf-8")) > MAX_BODY_BYTES:
+        raise BookingValidationError("body", f"at most {MAX_BODY_BYTES} bytes of JSON")
+    try:
+        data = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        raise BookingValidationError("body", "a JSON object", "malformed JSON") from None
+    if not isinstance(data, dict):
+        raise BookingValidationError("body", "a JSON object", _short(data))
+    unknown = sorted(set(data) - {*TRIP_FIELDS, "bookingId"})
+    if unknown:
+        raise BookingValidationError(
+            unknown[0], f"only the fields bookingId, {', '.join(TRIP_FIELDS)}"
+        )
+    ids: dict[str, str] = {}
+    for field in TRIP_FIELDS:
+        value = data.get(field)
+        if not isinstance(value, str) or not _RESOURCE_ID.match(value):
+            raise BookingValidationError(
+                field, "1-64 letters, digits, '-' or '_'", _short(value) if field in data else None
+            )
+        ids[field] = value
+    if "bookingId" in data:
+        booking_id = validate_booking_id(data["bookingId"])
+    elif new_id is not None:
+        booking_id = new_id
+    else:
+        booking_id = str(uuid.uuid4())
+    return BookingRequest(booking_id, ids["hotelId"], ids["flightId"], ids["carId"])
+
+
+def execution_arn(state_machine_arn: str, booking_id: str) -> str:
+    """arn:aws:states:<region>:<account>:stateMachine:<name> -> ...:execution:<name>:<id>."""
+    prefix, marker, name = state_machine_arn.partition(":stateMachine:")
+    if not marker or not name or ":" in name:
+        raise ValueError(f"{state_machine_arn!r} is not a state machine ARN")
+    return f"{prefix}:execution:{name}:{booking_id}"
+
+
+def booking_status(booking_id: str, described: dict[str, Any]) -> dict[str, Any]:
+    """A DescribeExecution answer -> what the client sees (the saga's own words, no ARNs)."""
+    status = str(described.get("status"))
+    body: dict[str, Any] = {"bookingId": booking_id, "status": status}
+    for source, target in (("startDate", "startedAt"), ("stopDate", "stoppedAt")):
+        value = described.get(source)
+        if value is not None:
+            body[target] = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    if status == "SUCCEEDED":
+        output = _json_object(described.get("output"))
+        body["booked"] = {field: output.get(field) for field in TRIP_FIELDS if field in output}
+    elif status in FINISHED_STATUSES:
+        body["error"] = described.get("error")
+        cause = _json_object(described.get("cause"))
+        # The saga's Fail state records the failed step and what was undone.
+        failure = {
+            key: cause[key] for key in ("failedStep", "outcome", "compensated") if key in cause
+        }
+        if failure:
+            body["failure"] = failure
+    return body
+
+
+def _json_object(text: Any) -> dict[str, Any]:
+    if not isinstance(text, str):
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def same_booking(described: dict[str, Any], request: BookingRequest) -> bool:
+    """Whether an existing execution is this request again (a retried POST)."""
+    return _json_object(described.get("input")) == request.saga_input()

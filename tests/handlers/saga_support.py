@@ -1,0 +1,109 @@
+"""Running the booking saga's real definition in moto's Step Functions interpreter, against moto
+DynamoDB: the inventory table, a state machine, executions and what they left behind."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from moto.core.config import DefaultConfig
+from resilient_serverless.saga_definition import BOOKING_STEPS, RESOURCE_KEY, saga_definition
+
+#: moto's interpreter needs this flag to run executions at all (otherwise they stay RUNNING).
+EXECUTE_STATE_MACHINES: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}}
+ROLE_ARN = "arn:aws:iam::123456789012:role/saga-tests"
+TRIP = {"hotelId": "h-1", "flightId": "f-1", "carId": "c-1"}
+
+
+@dataclass
+class SagaRun:
+    status: str
+    error: str | None
+    cause: dict[str, Any] | None
+    output: dict[str, Any] | None
+    #: The states entered, in order (the execution history).
+    entered: list[str]
+
+    @property
+    def compensated(self) -> list[str]:
+        """The steps whose Cancel state ran, in the order they ran."""
+        return [
+            name.removeprefix("Cancel").lower()
+            for name in self.entered
+            if name.startswith("Cancel")
+        ]
+
+
+class SagaWorld:
+    """A table with inventory and the saga's state machine, in the current moto account."""
+
+    def __init__(self, region: str) -> None:
+        self.dynamodb = boto3.client("dynamodb", region_name=region)
+        self.sfn = boto3.client("stepfunctions", region_name=region)
+        self.table_name = "bookings"
+        self.dynamodb.create_table(
+            TableName=self.table_name,
+            KeySchema=[{"AttributeName": RESOURCE_KEY, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": RESOURCE_KEY, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        self.state_machine_arn = self.sfn.create_state_machine(
+            name="booking-saga",
+            definition=json.dumps(saga_definition(self.table_name)),
+            roleArn=ROLE_ARN,
+        )["stateMachineArn"]
+
+    def stock(self, capacity: dict[str, int] | None = None) -> None:
+        """One resource of each step with the given capacity (default 2), or 0 for sold out."""
+        capacity = capacity or {}
+        for step in BOOKING_STEPS:
+            self.dynamodb.put_item(
+                TableName=self.table_name,
+                Item={
+                    RESOURCE_KEY: {"S": f"{step.name}#{TRIP[step.input_field]}"},
+                    "capacity": {"N": str(capacity.get(step.name, 2))},
+                },
+            )
+
+    def holds(self, step: str) -> list[str]:
+        field = next(s.input_field for s in BOOKING_STEPS if s.name == step)
+        item = self.dynamodb.get_item(
+            TableName=self.table_name, Key={RESOURCE_KEY: {"S": f"{step}#{TRIP[field]}"}}
+        ).get("Item", {})
+        return sorted(item.get("holds", {}).get("SS", []))
+
+    def book(self, booking_id: str, trip: dict[str, str] | None = None) -> SagaRun:
+        arn = self.sfn.start_execution(
+            stateMachineArn=self.state_machine_arn,
+            name=booking_id,
+            input=json.dumps({"bookingId": booking_id, **(trip or TRIP)}),
+        )["executionArn"]
+        return self.wait(arn)
+
+    def wait(self, execution_arn: str, timeout_s: float = 30.0) -> SagaRun:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            described = self.sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{execution_arn} still RUNNING after {timeout_s} s")
+            time.sleep(0.02)
+        events = self.sfn.get_execution_history(executionArn=execution_arn)["events"]
+        entered = [
+            event["stateEnteredEventDetails"]["name"]
+            for event in events
+            if event["type"].endswith("StateEntered")
+        ]
+        cause = described.get("cause")
+        output = described.get("output")
+        return SagaRun(
+            status=described["status"],
+            error=described.get("error"),
+            cause=json.loads(cause) if cause else None,
+            output=json.loads(output) if output else None,
+            entered=entered,
+        )

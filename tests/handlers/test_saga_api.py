@@ -1,0 +1,178 @@
+"""The bookings API against moto Step Functions running the real saga on moto DynamoDB: start a
+booking (202 with the execution), read its status, retried POSTs, bad input, failures."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from handler_test_support import FakeLambdaContext, api_event, call_api
+from moto import mock_aws
+from saga_support import EXECUTE_STATE_MACHINES, TRIP, SagaWorld
+
+import saga_api
+from saga_model import (
+    BookingValidationError,
+    booking_status,
+    execution_arn,
+    parse_booking_request,
+)
+
+REGION = "eu-west-1"
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[SagaWorld]:
+    with mock_aws(config=EXECUTE_STATE_MACHINES):
+        created = SagaWorld(REGION)
+        monkeypatch.setenv("STATE_MACHINE_ARN", created.state_machine_arn)
+        yield created
+
+
+def post(body: object) -> tuple[int, dict[str, object]]:
+    event = api_event("POST", "/bookings", json.dumps(body) if not isinstance(body, str) else body)
+    answer = call_api(saga_api.handler, FakeLambdaContext(), event)
+    return answer.status_code, answer.body
+
+
+def get(booking_id: str) -> tuple[int, dict[str, object]]:
+    event = api_event(
+        "GET",
+        f"/bookings/{booking_id}",
+        resource="/bookings/{bookingId}",
+        path_parameters={"bookingId": booking_id},
+    )
+    answer = call_api(saga_api.handler, FakeLambdaContext(), event)
+    return answer.status_code, answer.body
+
+
+def settled(booking_id: str) -> dict[str, object]:
+    deadline = time.monotonic() + 30
+    while True:
+        status, body = get(booking_id)
+        assert status == 200, body
+        if body["status"] != "RUNNING" or time.monotonic() > deadline:
+            return body
+        time.sleep(0.02)
+
+
+def test_post_answers_202_with_the_execution_and_get_reads_it(world: SagaWorld) -> None:
+    world.stock()
+    status, body = post(TRIP)
+    assert status == 202, body
+    booking_id = str(body["bookingId"])
+    assert body["executionArn"] == execution_arn(world.state_machine_arn, booking_id)
+    assert body["status"] == "RUNNING"
+    assert str(body["statusUrl"]).endswith(f"/prod/bookings/{booking_id}")
+    final = settled(booking_id)
+    assert final["status"] == "SUCCEEDED"
+    assert final["booked"] == TRIP
+    assert "startedAt" in final and "stoppedAt" in final
+    assert world.holds("car") == [booking_id]
+
+
+def test_a_failed_booking_reports_what_was_undone(world: SagaWorld) -> None:
+    world.stock({"car": 0})
+    _, body = post(TRIP)
+    final = settled(str(body["bookingId"]))
+    assert final["status"] == "FAILED"
+    assert final["error"] == "BookingFailed"
+    assert final["failure"] == {
+        "failedStep": "car",
+        "outcome": "unavailable",
+        "compensated": ["flight", "hotel"],
+    }
+
+
+def test_a_retried_post_finds_the_same_booking(world: SagaWorld) -> None:
+    world.stock({"hotel": 1})
+    booking_id = str(uuid.uuid4())
+    first_status, first = post({**TRIP, "bookingId": booking_id})
+    assert settled(booking_id)["status"] == "SUCCEEDED"
+    again_status, again = post({**TRIP, "bookingId": booking_id})
+    assert first_status == again_status == 202
+    assert again["executionArn"] == first["executionArn"]
+    assert again["status"] == "SUCCEEDED"
+    # One execution, one hold: the only room was not taken twice.
+    assert world.holds("hotel") == [booking_id]
+    executions = world.sfn.list_executions(stateMachineArn=world.state_machine_arn)["executions"]
+    assert len(executions) == 1
+
+
+def test_a_booking_id_of_another_trip_is_a_conflict(world: SagaWorld) -> None:
+    world.stock()
+    booking_id = str(uuid.uuid4())
+    post({**TRIP, "bookingId": booking_id})
+    status, body = post({**TRIP, "carId": "c-2", "bookingId": booking_id})
+    assert status == 409 and body["error"] == "BookingIdInUse"
+
+
+def test_unknown_booking_is_404_and_bad_id_is_400(world: SagaWorld) -> None:
+    assert get(str(uuid.uuid4()))[0] == 404
+    status, body = get("not-a-uuid")
+    assert status == 400 and body["field"] == "bookingId"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ("{", "body"),
+        ([], "body"),
+        ({"hotelId": "h-1", "flightId": "f-1"}, "carId"),
+        ({**TRIP, "hotelId": "h#1"}, "hotelId"),
+        ({**TRIP, "price": 3}, "price"),
+        ({**TRIP, "bookingId": "ABC"}, "bookingId"),
+    ],
+)
+def test_invalid_requests_start_nothing(world: SagaWorld, body: object, field: str) -> None:
+    status, answer = post(body)
+    assert status == 400 and answer["field"] == field, answer
+    assert world.sfn.list_executions(stateMachineArn=world.state_machine_arn)["executions"] == []
+
+
+def test_step_functions_failing_is_503(world: SagaWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = world.state_machine_arn.replace("booking-saga", "gone")
+    monkeypatch.setenv("STATE_MACHINE_ARN", missing)
+    status, body = post(TRIP)
+    assert status == 503 and body["dependency"] == "stepfunctions"
+    assert body["code"] == "StateMachineDoesNotExist"
+
+
+def test_missing_configuration_is_500(world: SagaWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STATE_MACHINE_ARN")
+    status, body = post(TRIP)
+    assert status == 500 and "STATE_MACHINE_ARN" in str(body["message"])
+
+
+def test_an_unexpected_error_is_a_json_500(
+    world: SagaWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object) -> None:
+        raise KeyError("executionArn")
+
+    monkeypatch.setattr(saga_api, "start_booking", broken)
+    status, body = post(TRIP)
+    assert status == 500 and body["error"] == "InternalError" and body["requestId"]
+
+
+def test_unknown_route_is_404(world: SagaWorld) -> None:
+    answer = call_api(saga_api.handler, FakeLambdaContext(), api_event("DELETE", "/bookings"))
+    assert answer.status_code == 404
+
+
+def test_request_parsing_and_status_shaping() -> None:
+    request = parse_booking_request(json.dumps(TRIP), new_id="00000000-0000-4000-8000-000000000000")
+    assert request.saga_input() == {"bookingId": "00000000-0000-4000-8000-000000000000", **TRIP}
+    with pytest.raises(BookingValidationError, match="body: expected base64"):
+        parse_booking_request("%%%", is_base64=True)
+    assert booking_status("b", {"status": "RUNNING"}) == {"bookingId": "b", "status": "RUNNING"}
+    assert booking_status("b", {"status": "ABORTED", "error": None, "cause": "not json"}) == {
+        "bookingId": "b",
+        "status": "ABORTED",
+        "error": None,
+    }
+    with pytest.raises(ValueError, match="not a state machine ARN"):
+        execution_arn("arn:aws:states:eu-west-1:123456789012:activity:x", "b")
