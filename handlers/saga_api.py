@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
 from typing import Any, Final
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -25,6 +24,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
+from api_responses import install_common_handlers, json_response
 from aws_clients import CallProfile, client
 from saga_model import (
     BookingRequest,
@@ -67,17 +67,6 @@ class SagaUnavailable(Exception):
 
 class BookingConflict(Exception):
     """The booking id is taken by a different trip."""
-
-
-def _json(
-    status_code: int, body: Mapping[str, Any], headers: dict[str, str] | None = None
-) -> Response:
-    return Response(
-        status_code=status_code,
-        content_type="application/json",
-        body=dict(body),
-        headers={"Cache-Control": "no-store", **(headers or {})},
-    )
 
 
 def _state_machine_arn() -> str:
@@ -149,6 +138,14 @@ def _status_url(booking_id: str) -> str:
     return f"https://{host}{path}" if host else path
 
 
+install_common_handlers(
+    app,
+    logger,
+    routes="POST /bookings, GET /bookings/{bookingId}",
+    configuration_error=SagaConfigurationError,
+)
+
+
 @app.post("/bookings")
 @tracer.capture_method
 def post_booking() -> Response:
@@ -159,7 +156,7 @@ def post_booking() -> Response:
     described = start_booking(_sfn(), state_machine_arn, request)
     metrics.add_metric(name="BookingsStarted", unit=MetricUnit.Count, value=1)
     status_url = _status_url(request.booking_id)
-    return _json(
+    return json_response(
         202,
         {
             "bookingId": request.booking_id,
@@ -178,19 +175,19 @@ def get_booking(booking_id: str) -> Response:
     arn = execution_arn(_state_machine_arn(), booking_id)
     described = describe_booking(_sfn(), arn)
     if described is None:
-        return _json(404, {"error": "NotFound", "bookingId": booking_id})
-    return _json(200, booking_status(booking_id, described))
+        return json_response(404, {"error": "NotFound", "bookingId": booking_id})
+    return json_response(200, booking_status(booking_id, described))
 
 
 @app.exception_handler(BookingValidationError)
 def _invalid(error: BookingValidationError) -> Response:
     logger.info("Rejected booking request", extra={"field": error.field, "reason": str(error)})
-    return _json(400, error.to_dict())
+    return json_response(400, error.to_dict())
 
 
 @app.exception_handler(BookingConflict)
 def _conflict(error: BookingConflict) -> Response:
-    return _json(
+    return json_response(
         409,
         {
             "error": "BookingIdInUse",
@@ -203,38 +200,10 @@ def _conflict(error: BookingConflict) -> Response:
 @app.exception_handler(SagaUnavailable)
 def _unavailable(error: SagaUnavailable) -> Response:
     logger.error("Step Functions failed", extra={"reason": str(error)})
-    return _json(
+    return json_response(
         503,
         {"error": "DependencyUnavailable", "dependency": "stepfunctions", "code": error.code},
         {"Retry-After": RETRY_AFTER_S},
-    )
-
-
-@app.exception_handler(SagaConfigurationError)
-def _misconfigured(error: SagaConfigurationError) -> Response:
-    logger.error("Function misconfigured", extra={"reason": str(error)})
-    return _json(500, {"error": "ConfigurationError", "message": str(error)})
-
-
-@app.exception_handler(Exception)
-def _unexpected(error: Exception) -> Response:
-    # JSON with the request id rather than API Gateway's bare 502; the traceback goes to the
-    # log under the same id.
-    logger.exception("Unhandled error")
-    request_id = getattr(app.lambda_context, "aws_request_id", None)
-    return _json(500, {"error": "InternalError", "requestId": request_id})
-
-
-@app.not_found
-def _no_route(_: Exception) -> Response:
-    event = app.current_event
-    return _json(
-        404,
-        {
-            "error": "NotFound",
-            "message": f"No route for {event.http_method} {event.path}. "
-            "Routes: POST /bookings, GET /bookings/{bookingId}.",
-        },
     )
 
 

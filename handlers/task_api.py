@@ -26,6 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import downstream
 import fault_injection
+from api_responses import install_common_handlers, json_response
 from aws_clients import CallProfile
 from circuit_breaker import BreakerEvent, CircuitOpenError
 from deadlines import Deadline, DeadlineExceeded
@@ -63,18 +64,12 @@ logger = Logger()
 tracer = Tracer(patch_modules=("botocore",))
 metrics = Metrics(namespace=metrics_namespace())
 app = APIGatewayRestResolver()
-
-
-def _json(
-    status_code: int, body: Mapping[str, Any], headers: dict[str, str] | None = None
-) -> Response:
-    # Task state changes under the client's feet: no cache may keep an answer.
-    return Response(
-        status_code=status_code,
-        content_type="application/json",
-        body=dict(body),
-        headers={"Cache-Control": "no-store", **(headers or {})},
-    )
+install_common_handlers(
+    app,
+    logger,
+    routes="POST /tasks, GET /tasks/{taskId}, GET /health",
+    configuration_error=ConfigurationError,
+)
 
 
 def _count(name: str) -> None:
@@ -157,7 +152,7 @@ def _accepted(record: TaskRecord, status_url: str, replayed: bool = False) -> Re
     headers = {"Location": status_url}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return _json(
+    return json_response(
         202,
         {
             "taskId": record.task_id,
@@ -186,7 +181,7 @@ def _repeated_submit(
             logger.warning(
                 "Repeated submit could not re-send the task", extra={"reason": str(error)}
             )
-            return _json(
+            return json_response(
                 503,
                 {
                     "error": "EnqueueFailed",
@@ -228,7 +223,7 @@ def _handle_enqueue_failure(
             "Could not mark the task ENQUEUE_FAILED; it stays PENDING until it expires",
             extra={"taskId": record.task_id, "reason": str(mark_error)},
         )
-        return _json(
+        return json_response(
             503, {**not_queued, "expiresAt": record.expires_at}, {"Retry-After": RETRY_AFTER_S}
         )
     if current.status != TaskStatus.ENQUEUE_FAILED:
@@ -240,7 +235,9 @@ def _handle_enqueue_failure(
         )
         _count("TasksSubmitted")
         return _accepted(current, status_url)
-    return _json(503, {**not_queued, "status": current.status}, {"Retry-After": RETRY_AFTER_S})
+    return json_response(
+        503, {**not_queued, "status": current.status}, {"Retry-After": RETRY_AFTER_S}
+    )
 
 
 @app.post("/tasks")
@@ -281,7 +278,7 @@ def get_task(task_id: str) -> Response:
     task_id = validate_task_id(task_id)
     record = request_store(load_settings()).get_task(task_id)
     if record is None or record.is_expired(time.time()):
-        return _json(
+        return json_response(
             404,
             {
                 "error": "NotFound",
@@ -289,7 +286,7 @@ def get_task(task_id: str) -> Response:
                 "message": "No task with this id: it was never submitted, or it expired.",
             },
         )
-    return _json(200, record.to_public_dict())
+    return json_response(200, record.to_public_dict())
 
 
 @app.get("/health")
@@ -299,7 +296,7 @@ def health() -> Response:
         settings = load_settings()
     except ConfigurationError as error:
         logger.error("Health check: configuration invalid", extra={"reason": str(error)})
-        return _json(
+        return json_response(
             503,
             {
                 "status": "unhealthy",
@@ -314,20 +311,20 @@ def health() -> Response:
     if status_code != 200:
         _count("HealthCheckFailures")
         logger.warning("Health check failed", extra={"health": body})
-    return _json(status_code, body)
+    return json_response(status_code, body)
 
 
 @app.exception_handler(ValidationError)
 def _invalid_request(error: ValidationError) -> Response:
     _count("TasksRejected")
     logger.info("Rejected request", extra={"field": error.field, "reason": str(error)})
-    return _json(400, error.to_dict())
+    return json_response(400, error.to_dict())
 
 
 @app.exception_handler(DependencyError)
 def _dependency_failed(error: DependencyError) -> Response:
     logger.error("Dependency failed", extra={"dependency": error.dependency, "reason": str(error)})
-    return _json(
+    return json_response(
         503,
         {"error": "DependencyUnavailable", "dependency": error.dependency, "message": str(error)},
         {"Retry-After": RETRY_AFTER_S},
@@ -337,7 +334,7 @@ def _dependency_failed(error: DependencyError) -> Response:
 @app.exception_handler(IdempotencyConflict)
 def _key_reused(error: IdempotencyConflict) -> Response:
     _count("IdempotencyConflicts")
-    return _json(
+    return json_response(
         422,
         {
             "error": "IdempotencyKeyReused",
@@ -351,7 +348,7 @@ def _key_reused(error: IdempotencyConflict) -> Response:
 @app.exception_handler(CircuitOpenError)
 def _circuit_open(error: CircuitOpenError) -> Response:
     # Failing fast: the dependency failed repeatedly and is given time to recover.
-    return _json(
+    return json_response(
         503,
         {"error": "DependencyUnavailable", "dependency": error.dependency, "message": str(error)},
         {"Retry-After": str(max(1, math.ceil(error.retry_after_s)))},
@@ -363,38 +360,10 @@ def _out_of_time(error: DeadlineExceeded) -> Response:
     # Answered while there is time, instead of a 504 from API Gateway or a Lambda timeout.
     _count("DeadlineExceeded")
     logger.warning("Out of time for a downstream call", extra={"reason": str(error)})
-    return _json(
+    return json_response(
         503,
         {"error": "DeadlineExceeded", "dependency": error.dependency, "message": str(error)},
         {"Retry-After": RETRY_AFTER_S},
-    )
-
-
-@app.exception_handler(ConfigurationError)
-def _misconfigured(error: ConfigurationError) -> Response:
-    logger.error("Function misconfigured", extra={"reason": str(error)})
-    return _json(500, {"error": "ConfigurationError", "message": str(error)})
-
-
-@app.exception_handler(Exception)
-def _unexpected(error: Exception) -> Response:
-    # Answer in JSON with the request id rather than let API Gateway turn a crash into a bare
-    # 502; the traceback goes to the log under the same id.
-    logger.exception("Unhandled error")
-    request_id = getattr(app.lambda_context, "aws_request_id", None)
-    return _json(500, {"error": "InternalError", "requestId": request_id})
-
-
-@app.not_found
-def _no_route(_: Exception) -> Response:
-    event = app.current_event
-    return _json(
-        404,
-        {
-            "error": "NotFound",
-            "message": f"No route for {event.http_method} {event.path}. "
-            "Routes: POST /tasks, GET /tasks/{taskId}, GET /health.",
-        },
     )
 
 
