@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from resilience_policies import thresholds
 
+from .alarms import maximum_above
 from .function import Function, FunctionArgs
 from .iam import PolicyStatement
 
@@ -191,8 +192,6 @@ class QueueWorker(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.consumer.role_policy]),
         )
 
-        alarm_actions = [args.alarm_action_arn] if args.alarm_action_arn is not None else []
-
         def queue_alarm(
             suffix: str,
             queue: aws.sqs.Queue,
@@ -201,22 +200,16 @@ class QueueWorker(pulumi.ComponentResource):
             evaluation_periods: int,
             description: str,
         ) -> aws.cloudwatch.MetricAlarm:
-            # Alarms and their OK transitions go to the same action, so on-call sees recovery.
-            return aws.cloudwatch.MetricAlarm(
+            return maximum_above(
                 f"{name}-{suffix}",
                 region=region,
-                alarm_description=description,
                 namespace="AWS/SQS",
-                metric_name=metric,
+                metric=metric,
                 dimensions={"QueueName": queue.name},
-                statistic="Maximum",
-                period=60,
-                evaluation_periods=evaluation_periods,
                 threshold=threshold,
-                comparison_operator="GreaterThanThreshold",
-                treat_missing_data="notBreaching",
-                alarm_actions=alarm_actions,
-                ok_actions=alarm_actions,
+                evaluation_periods=evaluation_periods,
+                description=description,
+                alarm_action_arn=args.alarm_action_arn,
                 opts=child,
             )
 

@@ -22,6 +22,7 @@ import pulumi_aws as aws
 
 from resilience_policies import thresholds
 
+from .alarms import maximum_above
 from .function import Function, FunctionArgs
 from .iam import PolicyStatement
 
@@ -187,48 +188,37 @@ class StreamConsumer(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.consumer.role_policy]),
         )
 
-        alarm_actions = [args.alarm_action_arn] if args.alarm_action_arn is not None else []
-        self.failures_alarm = aws.cloudwatch.MetricAlarm(
+        self.failures_alarm = maximum_above(
             f"{name}-failures-depth",
             region=region,
-            alarm_description=(
+            namespace="AWS/SQS",
+            metric="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": self.failures.name},
+            threshold=thresholds.DLQ_DEPTH_ALARM_THRESHOLD,
+            evaluation_periods=1,
+            description=(
                 f"Records {name} ({region}) gave up on: re-read them with "
                 "`python -m tools.stream_rehydrate` before the stream's "
                 f"{args.retention_hours} h retention drops them."
             ),
-            namespace="AWS/SQS",
-            metric_name="ApproximateNumberOfMessagesVisible",
-            dimensions={"QueueName": self.failures.name},
-            statistic="Maximum",
-            period=60,
-            evaluation_periods=1,
-            threshold=thresholds.DLQ_DEPTH_ALARM_THRESHOLD,
-            comparison_operator="GreaterThanThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=alarm_actions,
-            ok_actions=alarm_actions,
+            alarm_action_arn=args.alarm_action_arn,
             opts=child,
         )
-        self.iterator_age_alarm = aws.cloudwatch.MetricAlarm(
+        self.iterator_age_alarm = maximum_above(
             f"{name}-iterator-age",
             region=region,
-            alarm_description=(
+            namespace="AWS/Lambda",
+            metric="IteratorAge",
+            dimensions={"FunctionName": self.consumer.function.name},
+            threshold=args.iterator_age_alarm_ms,
+            # One minute over the threshold is enough: the threshold itself is already minutes.
+            evaluation_periods=1,
+            description=(
                 f"{name} ({region}) is more than {args.iterator_age_alarm_ms // 1000} s behind "
                 f"its stream: records are skipped at {args.max_record_age_s} s and expire at "
                 f"{args.retention_hours} h."
             ),
-            namespace="AWS/Lambda",
-            metric_name="IteratorAge",
-            dimensions={"FunctionName": self.consumer.function.name},
-            statistic="Maximum",
-            period=60,
-            # One minute over the threshold is enough: the threshold itself is already minutes.
-            evaluation_periods=1,
-            threshold=args.iterator_age_alarm_ms,
-            comparison_operator="GreaterThanThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=alarm_actions,
-            ok_actions=alarm_actions,
+            alarm_action_arn=args.alarm_action_arn,
             opts=child,
         )
         self.register_outputs(
