@@ -19,7 +19,6 @@ useful boto3 function does. Prints medians side by side and the ratio; asserts n
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import shutil
 import statistics
@@ -31,8 +30,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "components"))
 
-LAYER_PACKAGES = ("aws_lambda_powertools", "typing_extensions", "jmespath", "aws_xray_sdk", "wrapt")
-RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
+sys.path.insert(0, str(REPO / "tests" / "handlers"))
+
+from lambda_layout import LAYER_PACKAGES, RUNTIME_PACKAGES, link_packages  # noqa: E402
 
 BARE_HANDLER = """
 import boto3
@@ -88,19 +88,6 @@ print("RESULT " + json.dumps({"import": imported, "first": first, "second": seco
 """
 
 
-def _link(packages: tuple[str, ...], target: Path) -> None:
-    target.mkdir()
-    for name in packages:
-        spec = importlib.util.find_spec(name)
-        assert spec is not None and spec.origin is not None, f"{name} is not installed"
-        source = (
-            Path(spec.submodule_search_locations[0])
-            if spec.submodule_search_locations
-            else Path(spec.origin)
-        )
-        (target / source.name).symlink_to(source)
-
-
 def layout(root: Path) -> tuple[Path, Path, Path]:
     from resilient_serverless import task_app_archive
 
@@ -110,8 +97,8 @@ def layout(root: Path) -> tuple[Path, Path, Path]:
         shutil.copy2(asset.path, archive / name)
     (archive / "bare_handler.py").write_text(BARE_HANDLER)
     layer, runtime = root / "layer", root / "runtime"
-    _link(LAYER_PACKAGES, layer)
-    _link(RUNTIME_PACKAGES, runtime)
+    link_packages(LAYER_PACKAGES, layer)
+    link_packages(RUNTIME_PACKAGES, runtime)
     return archive, layer, runtime
 
 

@@ -9,7 +9,6 @@ directories on sys.path, and reports every module it loaded from anywhere else.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -19,13 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lambda_layout import LAYER_PACKAGES, RUNTIME_PACKAGES, link_packages
 
 HANDLERS_DIR = Path(__file__).resolve().parents[2] / "handlers"
 
-#: What the Powertools public layer contributes (Powertools, its runtime dependencies, X-Ray).
-LAYER_PACKAGES = ("aws_lambda_powertools", "typing_extensions", "jmespath", "aws_xray_sdk", "wrapt")
-#: What the Lambda Python runtime ships: boto3 and its dependency tree.
-RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
 
 CHILD = r"""
 import json, sys
@@ -80,19 +76,6 @@ print("REPORT " + json.dumps(report))
 """
 
 
-def _link(packages: tuple[str, ...], target: Path) -> None:
-    target.mkdir()
-    for name in packages:
-        spec = importlib.util.find_spec(name)
-        assert spec is not None and spec.origin is not None, f"{name} is not installed"
-        source = (
-            Path(spec.submodule_search_locations[0])
-            if spec.submodule_search_locations
-            else Path(spec.origin)
-        )
-        (target / source.name).symlink_to(source)
-
-
 @pytest.fixture(scope="module")
 def lambda_layout(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     root = tmp_path_factory.mktemp("lambda")
@@ -104,9 +87,9 @@ def lambda_layout(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path,
     for name, asset in task_app_archive().assets.items():
         shutil.copy2(asset.path, archive / name)
     layer = root / "layer"
-    _link(LAYER_PACKAGES, layer)
+    link_packages(LAYER_PACKAGES, layer)
     runtime = root / "runtime"
-    _link(RUNTIME_PACKAGES, runtime)
+    link_packages(RUNTIME_PACKAGES, runtime)
     return archive, layer, runtime
 
 

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lambda_layout import LAYER_PACKAGES, RUNTIME_PACKAGES, link_packages
 from resilient_serverless.task_app import SAGA_API_HANDLER, STREAM_CONSUMER_HANDLER
-from test_lambda_packaging import LAYER_PACKAGES, RUNTIME_PACKAGES, _link
 
 CHILD = r"""
 import base64, json, sys
@@ -84,8 +84,8 @@ def test_bookings_and_events_handlers_run_from_the_archive_alone(tmp_path: Path)
     for name, asset in task_app_archive().assets.items():
         shutil.copy2(asset.path, archive / name)
     layer, runtime = tmp_path / "layer", tmp_path / "runtime"
-    _link(LAYER_PACKAGES, layer)
-    _link(RUNTIME_PACKAGES, runtime)
+    link_packages(LAYER_PACKAGES, layer)
+    link_packages(RUNTIME_PACKAGES, runtime)
     code = CHILD.replace("ARGS", json.dumps([str(archive), str(layer), str(runtime)]))
     completed = subprocess.run(
         [sys.executable, "-I", "-S", "-B", "-c", code],
