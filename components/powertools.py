@@ -26,6 +26,16 @@ SUPPORTED_RUNTIMES: Final[tuple[str, ...]] = (
 )
 
 
+#: The oldest Python the task app's handlers run on: they use `enum.StrEnum` and `datetime.UTC`.
+HANDLER_MIN_PYTHON: Final[tuple[int, int]] = (3, 11)
+#: Runtimes with a Powertools v3 layer that the handlers run on: what `lambdaRuntime` accepts.
+HANDLER_RUNTIMES: Final[tuple[str, ...]] = tuple(
+    runtime
+    for runtime in SUPPORTED_RUNTIMES
+    if tuple(int(part) for part in runtime.removeprefix("python").split(".")) >= HANDLER_MIN_PYTHON
+)
+
+
 def powertools_layer_arn(
     region: str,
     runtime: str,

@@ -14,7 +14,12 @@ import pulumi
 from resilience_policies import thresholds
 
 from .function import DEFAULT_RUNTIME
-from .powertools import POWERTOOLS_LAYER_VERSION, SUPPORTED_ARCHITECTURES, SUPPORTED_RUNTIMES
+from .powertools import (
+    HANDLER_MIN_PYTHON,
+    HANDLER_RUNTIMES,
+    POWERTOOLS_LAYER_VERSION,
+    SUPPORTED_ARCHITECTURES,
+)
 
 CONFIG_NAMESPACE: Final[str] = "resilient-serverless"
 
@@ -349,10 +354,11 @@ def _semantic_problems(settings: ServiceSettings) -> list[str]:
         f"{settings.lambda_architecture!r} must be one of {', '.join(SUPPORTED_ARCHITECTURES)}.",
     )
     check(
-        settings.lambda_runtime in SUPPORTED_RUNTIMES,
+        settings.lambda_runtime in HANDLER_RUNTIMES,
         "lambdaRuntime",
-        f"{settings.lambda_runtime!r} must be one of {', '.join(SUPPORTED_RUNTIMES)} (the Python "
-        "runtimes with a Powertools v3 layer).",
+        f"{settings.lambda_runtime!r} must be one of {', '.join(HANDLER_RUNTIMES)} (the Python "
+        "runtimes with a Powertools v3 layer that the handlers run on: they need Python "
+        f"{'.'.join(map(str, HANDLER_MIN_PYTHON))} or newer).",
     )
     check(
         settings.powertools_layer_version >= 1,

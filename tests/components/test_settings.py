@@ -132,4 +132,12 @@ def test_runtime_is_configurable_and_checked() -> None:
         == "python3.13"
     )
     (problem,) = problems_for(lambdaRuntime="nodejs22.x")
-    assert problem.startswith(f"{NS}lambdaRuntime: 'nodejs22.x' must be one of python3.9")
+    assert problem.startswith(f"{NS}lambdaRuntime: 'nodejs22.x' must be one of python3.11")
+
+
+@pytest.mark.parametrize("runtime", ["python3.9", "python3.10"])
+def test_runtimes_older_than_the_handlers_need_are_refused(runtime: str) -> None:
+    """A Powertools layer exists for these, but the handlers use StrEnum and datetime.UTC."""
+    (problem,) = problems_for(lambdaRuntime=runtime)
+    assert problem.startswith(f"{NS}lambdaRuntime: '{runtime}' must be one of python3.11, ")
+    assert "they need Python 3.11 or newer" in problem
