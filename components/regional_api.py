@@ -252,7 +252,12 @@ class RegionalApi(pulumi.ComponentResource):
                     f"{name}-account-logging",
                     region=region,
                     cloudwatch_role_arn=args.cloudwatch_role_arn,
-                    opts=child,
+                    # The setting belongs to the account's region, not to this API: deleting it
+                    # (destroy, a region removed, the option turned off) would reset the logging
+                    # role of every other API there. Pulumi forgets it and leaves it in place.
+                    opts=pulumi.ResourceOptions.merge(
+                        child, pulumi.ResourceOptions(retain_on_delete=True)
+                    ),
                 )
             )
         self.stage = aws.apigateway.Stage(

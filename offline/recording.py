@@ -72,6 +72,8 @@ class Registration:
     region: str | None = None
     resource_id: str = ""
     read: bool = False
+    #: `retain_on_delete`: the engine forgets the resource on delete, leaving it in the cloud.
+    retain_on_delete: bool = False
     #: The state the engine reports (planned at preview, known after an update): what
     #: `AnalyzeStack` gets. Empty for components and for the `inputs` mode.
     outputs: dict[str, Any] = field(default_factory=dict)
@@ -300,6 +302,7 @@ class RecordingMonitor(MockMonitor):
             inputs=inputs,
             provider=request.provider,
             region=self._region_for(request.type, inputs, request.provider),
+            retain_on_delete=bool(request.retainOnDelete),
         )
         resource_id, outputs = self.mocks.outputs_for(registration)
         registration.resource_id = resource_id

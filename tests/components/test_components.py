@@ -190,6 +190,9 @@ def test_regional_api_can_manage_the_logging_role(run_components: Callable[..., 
     (account,) = run.of_type("aws:apigateway/account:Account")
     assert account.inputs["region"] == "ap-northeast-1"
     assert account.urn in run.named("shop-stage").dependencies
+    # Deleting the account setting would reset the logging role of every API in the region.
+    assert account.retain_on_delete
+    assert not run.named("shop-stage").retain_on_delete
 
 
 def test_regional_api_with_own_certificate_issues_none(run_components: Callable[..., Run]) -> None:
