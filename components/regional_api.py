@@ -273,6 +273,18 @@ class RegionalApi(pulumi.ComponentResource):
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=stage_depends_on),
         )
+        # API Gateway writes execution logs (logging_level below) to this group, and creates it
+        # itself, with no retention, when the stack has not: declare it first.
+        self.execution_logs = aws.cloudwatch.LogGroup(
+            f"{name}-execution-logs",
+            region=region,
+            name=pulumi.Output.concat(
+                "API-Gateway-Execution-Logs_", self.rest_api.id, "/", args.stage_name
+            ),
+            retention_in_days=args.access_log_retention_days,
+            tags=args.tags,
+            opts=child,
+        )
         self.method_settings = aws.apigateway.MethodSettings(
             f"{name}-throttling",
             region=region,
@@ -285,7 +297,7 @@ class RegionalApi(pulumi.ComponentResource):
                 metrics_enabled=True,
                 logging_level="ERROR",
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.execution_logs]),
         )
 
         certificate_arn = args.certificate_arn or self._certificate(

@@ -190,6 +190,13 @@ def test_regional_api_can_manage_the_logging_role(run_components: Callable[..., 
     (account,) = run.of_type("aws:apigateway/account:Account")
     assert account.inputs["region"] == "ap-northeast-1"
     assert account.urn in run.named("shop-stage").dependencies
+    # API Gateway's execution-log group is the stack's, with a retention, before logging starts.
+    groups = [r for r in run.of_type("aws:cloudwatch/logGroup:LogGroup") if "execution" in r.name]
+    (execution_logs,) = groups
+    assert execution_logs.inputs["retentionInDays"] == 30
+    assert execution_logs.inputs["region"] == "ap-northeast-1"
+    assert "name" in execution_logs.property_dependencies, "named after the REST API's id"
+    assert execution_logs.urn in run.named("shop-throttling").dependencies
     # Deleting the account setting would reset the logging role of every API in the region.
     assert account.retain_on_delete
     assert not run.named("shop-stage").retain_on_delete
