@@ -229,12 +229,16 @@ class RegionalApi(pulumi.ComponentResource):
             f"{name}-deployment",
             region=region,
             rest_api=self.rest_api.id,
-            # A new deployment whenever the route table changes; otherwise the stage keeps
-            # serving the old snapshot of the API.
+            # A new deployment whenever the route table changes or a function behind it is
+            # replaced (a new invoke ARN); otherwise the stage keeps serving the old snapshot
+            # of the API, whose integrations point at the function that is gone.
             triggers={
                 "routes": _routes_fingerprint(
                     [route for _, route in handled], args.integration_timeout_ms
-                )
+                ),
+                "integrations": _targets_fingerprint(
+                    [handler.function.invoke_arn for handler, _ in handled]
+                ),
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=route_resources),
         )
@@ -416,6 +420,12 @@ def _slug_text(text: str) -> str:
 
 def _slug(route: Route) -> str:
     return f"{route.method.lower()}-{_slug_text(route.path)}"
+
+
+def _targets_fingerprint(invoke_arns: Sequence[pulumi.Output[str]]) -> pulumi.Output[str]:
+    return pulumi.Output.all(*invoke_arns).apply(
+        lambda arns: hashlib.sha256(json.dumps(sorted(set(arns))).encode()).hexdigest()
+    )
 
 
 def _routes_fingerprint(routes: Sequence[Route], integration_timeout_ms: int) -> str:

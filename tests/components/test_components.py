@@ -181,6 +181,10 @@ def test_regional_api_shape(run_components: Callable[..., Run]) -> None:
     assert {r.urn for r in run.of_type("aws:apigateway/integration:Integration")} <= set(
         deployment.dependencies
     )
+    # A replaced function (a new invoke ARN) redeploys the stage.
+    functions = {r.urn for r in run.of_type("aws:lambda/function:Function")}
+    assert set(deployment.property_dependencies["triggers"]) & functions
+    assert set(deployment.inputs["triggers"]) == {"routes", "integrations"}
     # No account-level logging role asked for: no account setting is touched.
     assert not run.of_type("aws:apigateway/account:Account")
 
