@@ -215,5 +215,7 @@ def estimated_failover_s(
     failure_threshold: int = HEALTH_CHECK_FAILURE_THRESHOLD_DEFAULT,
     record_ttl_s: int = ALIAS_RECORD_TTL_S,
 ) -> int:
-    """Worst-case seconds before clients stop resolving an unhealthy region."""
+    """Nominal seconds before clients stop resolving an unhealthy region: the failed checks
+    plus one record TTL. Not a bound: Route53's checkers decide independently and report with a
+    delay, and resolvers or clients that cache past the TTL stretch it further."""
     return interval_s * failure_threshold + record_ttl_s
