@@ -292,7 +292,7 @@ def render_region(summary: RegionSummary) -> list[str]:
             )
             continue
         estimate = (
-            f"~{failover.estimated_failover_s} s"
+            f"~{failover.estimated_failover_s} s nominal"
             if failover.estimated_failover_s is not None
             else "unknown at preview"
         )
