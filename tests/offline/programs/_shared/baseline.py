@@ -588,6 +588,44 @@ def failure_queue(name: str, region: str, topic: aws.sns.Topic) -> aws.sqs.Queue
     return dead_letter_queue(name, region, topic)
 
 
+def guarded_stream_consumer(
+    name: str, region: str, topic: aws.sns.Topic
+) -> tuple[aws.kinesis.Stream, LambdaFunction]:
+    """A Kinesis stream and a consumer that survives poison records: its mapping bisects a
+    failing batch, retries a bounded number of times, bounds the record age and parks what it
+    skips in an alarmed queue. Whether anyone watches the iterator age is the caller's choice."""
+    stream = kinesis_stream(name, region)
+    skipped = failure_queue(f"{name}-skipped", region, topic)
+    consumer = lambda_function(
+        f"{name}-consumer",
+        region,
+        timeout_s=30,
+        statements=[
+            statement(KINESIS_CONSUMER_ACTIONS, [stream.arn], "ReadStream"),
+            statement(["sqs:SendMessage"], [skipped.arn], "ParkSkippedRecords"),
+        ],
+    )
+    aws.lambda_.EventSourceMapping(
+        f"{name}-mapping",
+        region=region,
+        event_source_arn=stream.arn,
+        function_name=consumer.function.arn,
+        starting_position="LATEST",
+        batch_size=100,
+        function_response_types=["ReportBatchItemFailures"],
+        bisect_batch_on_function_error=True,
+        maximum_retry_attempts=3,
+        maximum_record_age_in_seconds=3600,
+        destination_config=aws.lambda_.EventSourceMappingDestinationConfigArgs(
+            on_failure=aws.lambda_.EventSourceMappingDestinationConfigOnFailureArgs(
+                destination_arn=skipped.arn
+            )
+        ),
+        opts=pulumi.ResourceOptions(depends_on=[consumer.policy]),
+    )
+    return stream, consumer
+
+
 def sns_subscribed_function(
     name: str, region: str, *, statements: Sequence[Mapping[str, Any]] = ()
 ) -> LambdaFunction:
