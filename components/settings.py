@@ -13,11 +13,12 @@ import pulumi
 
 from resilience_policies import thresholds
 
+from .api_access import AUTHORIZATION_MODES, DEFAULT_AUTHORIZATION, ApiClient
 from .function import DEFAULT_RUNTIME
 from .powertools import (
     HANDLER_MIN_PYTHON,
     HANDLER_RUNTIMES,
-    POWERTOOLS_LAYER_VERSION,
+    POWERTOOLS_VERSION,
     SUPPORTED_ARCHITECTURES,
 )
 
@@ -63,6 +64,15 @@ CIRCUIT_BREAKER_STORE_FAILURE_MODES: Final[tuple[str, ...]] = ("memory", "allow"
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: A Powertools release (3.37.0) or `latest`, as the public SSM parameters name them.
+_POWERTOOLS_VERSION = re.compile(r"^(latest|3\.\d+\.\d+)$")
+#: The fields of one `apiClients` entry: config name -> ApiClient field.
+_API_CLIENT_FIELDS: Final[dict[str, str]] = {
+    "name": "name",
+    "rateLimit": "rate_limit",
+    "burstLimit": "burst_limit",
+    "quotaPerDay": "quota_per_day",
+}
 
 
 class ConfigError(ValueError):
@@ -100,7 +110,11 @@ class ServiceSettings:
     task_ttl_days: int = 7
     lambda_architecture: str = "arm64"
     lambda_runtime: str = DEFAULT_RUNTIME
-    powertools_layer_version: int = POWERTOOLS_LAYER_VERSION
+    #: The Powertools release whose public layer the functions use, resolved per region from
+    #: AWS's SSM parameter for the runtime and architecture; `latest` follows new releases.
+    powertools_version: str = POWERTOOLS_VERSION
+    #: A fixed layer version number instead of the SSM lookup; None resolves through SSM.
+    powertools_layer_version: int | None = None
     manage_api_gateway_account: bool = True
     circuit_breaker_failure_threshold: int = 5
     circuit_breaker_open_seconds: int = 10
@@ -108,13 +122,25 @@ class ServiceSettings:
     fault_injection_allowed: bool = False
     stream_retention_hours: int = thresholds.KINESIS_RETENTION_HOURS_DEFAULT
     stream_shard_count: int = 1
+    api_authorization: str = DEFAULT_AUTHORIZATION
+    api_clients: tuple[ApiClient, ...] = ()
+    dns_record_type: str = thresholds.DNS_RECORD_TYPE_DEFAULT
+    dns_ttl_s: int = thresholds.DNS_CNAME_TTL_DEFAULT_S
+    #: Regions on their way out: still listed in `regions`, their table replica's deletion
+    #: protection is off and they no longer receive traffic, so the next change can remove them.
+    retiring_regions: tuple[str, ...] = ()
+
+    @property
+    def serving_regions(self) -> tuple[str, ...]:
+        """The regions that receive traffic: every region but the retiring ones."""
+        return tuple(region for region in self.regions if region not in self.retiring_regions)
 
 
 @dataclass(frozen=True)
 class _Key:
     name: str  # the config key, camelCase as users type it
     field: str  # the ServiceSettings field
-    kind: str  # string | integer | number | boolean | array
+    kind: str  # string | integer | number | boolean | array | objects
     required: bool = False
 
 
@@ -141,6 +167,7 @@ _KEYS: Final[tuple[_Key, ...]] = (
     _Key("taskTtlDays", "task_ttl_days", "integer"),
     _Key("lambdaArchitecture", "lambda_architecture", "string"),
     _Key("lambdaRuntime", "lambda_runtime", "string"),
+    _Key("powertoolsVersion", "powertools_version", "string"),
     _Key("powertoolsLayerVersion", "powertools_layer_version", "integer"),
     _Key("manageApiGatewayAccount", "manage_api_gateway_account", "boolean"),
     _Key("circuitBreakerFailureThreshold", "circuit_breaker_failure_threshold", "integer"),
@@ -149,7 +176,14 @@ _KEYS: Final[tuple[_Key, ...]] = (
     _Key("faultInjectionAllowed", "fault_injection_allowed", "boolean"),
     _Key("streamRetentionHours", "stream_retention_hours", "integer"),
     _Key("streamShardCount", "stream_shard_count", "integer"),
+    _Key("apiAuthorization", "api_authorization", "string"),
+    _Key("apiClients", "api_clients", "objects"),
+    _Key("dnsRecordType", "dns_record_type", "string"),
+    _Key("dnsTtlSeconds", "dns_ttl_s", "integer"),
+    _Key("retiringRegions", "retiring_regions", "array"),
 )
+#: Keys whose values are structured (lists, objects) rather than strings.
+_STRUCTURED_KINDS: Final[frozenset[str]] = frozenset({"array", "objects"})
 CONFIG_KEYS: Final[tuple[str, ...]] = tuple(key.name for key in _KEYS)
 
 
@@ -157,8 +191,52 @@ def _qualified(key: str) -> str:
     return f"{CONFIG_NAMESPACE}:{key}"
 
 
+def _api_clients(raw: Any) -> tuple[ApiClient, ...]:
+    """`apiClients` entries, each an object with name, rateLimit, burstLimit and quotaPerDay."""
+    import json
+
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise ValueError("must be a list of objects (YAML or JSON)") from None
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise ValueError(
+            "must be a list of objects like {name: mobile-app, rateLimit: 20, burstLimit: 40}"
+        )
+    clients: list[ApiClient] = []
+    for index, item in enumerate(raw):
+        unknown = sorted(set(item) - set(_API_CLIENT_FIELDS))
+        if unknown:
+            raise ValueError(
+                f"entry {index} has unknown field(s) {', '.join(unknown)}; an entry has "
+                f"{', '.join(_API_CLIENT_FIELDS)}"
+            )
+        missing = [name for name in ("name", "rateLimit", "burstLimit") if item.get(name) is None]
+        if missing:
+            raise ValueError(f"entry {index} needs {', '.join(missing)}")
+        try:
+            quota = item.get("quotaPerDay")
+            clients.append(
+                ApiClient(
+                    name=str(item["name"]),
+                    rate_limit=float(item["rateLimit"]),
+                    burst_limit=int(item["burstLimit"]),
+                    quota_per_day=None if quota is None else int(quota),
+                )
+            )
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"entry {index}: rateLimit must be a number, burstLimit and quotaPerDay whole "
+                "numbers"
+            ) from None
+    return tuple(clients)
+
+
 def _coerce(key: _Key, raw: Any) -> Any:
     """Config values arrive as strings (or parsed JSON for structured ones)."""
+    if key.kind == "objects":
+        return _api_clients(raw)
     if key.kind == "array":
         if isinstance(raw, str):
             import json
@@ -221,6 +299,8 @@ def settings_from_mapping(raw: Mapping[str, Any]) -> ServiceSettings:
         raise ConfigError(problems)
     if values.get("api_reserved_concurrency") == 0:
         values["api_reserved_concurrency"] = None  # 0 is how the config file says "none"
+    if values.get("powertools_layer_version") == 0:
+        values["powertools_layer_version"] = None  # 0: resolve the layer through SSM
     settings = ServiceSettings(**values)
     problems = list(_semantic_problems(settings))
     if problems:
@@ -233,7 +313,8 @@ def load_settings(config: pulumi.Config | None = None) -> ServiceSettings:
     config = config or pulumi.Config(CONFIG_NAMESPACE)
     raw: dict[str, Any] = {}
     for name in CONFIG_KEYS:
-        value = config.get_object(name) if name == "regions" else config.get(name)
+        kind = next(key.kind for key in _KEYS if key.name == name)
+        value = config.get_object(name) if kind in _STRUCTURED_KINDS else config.get(name)
         if value is not None:
             raw[name] = value
     return settings_from_mapping(raw)
@@ -361,10 +442,18 @@ def _semantic_problems(settings: ServiceSettings) -> list[str]:
         f"{'.'.join(map(str, HANDLER_MIN_PYTHON))} or newer).",
     )
     check(
-        settings.powertools_layer_version >= 1,
-        "powertoolsLayerVersion",
-        "must be a positive layer version.",
+        bool(_POWERTOOLS_VERSION.match(settings.powertools_version)),
+        "powertoolsVersion",
+        f"{settings.powertools_version!r} must be a Powertools v3 release like "
+        f"{POWERTOOLS_VERSION} (the one the handlers are tested with) or `latest`.",
     )
+    if settings.powertools_layer_version is not None:
+        check(
+            settings.powertools_layer_version >= 1,
+            "powertoolsLayerVersion",
+            f"{settings.powertools_layer_version} must be a positive layer version, or 0 to "
+            "resolve the layer for powertoolsVersion through AWS's public SSM parameter.",
+        )
     if settings.api_reserved_concurrency is not None:
         check(
             settings.api_reserved_concurrency >= 1,
@@ -390,6 +479,68 @@ def _semantic_problems(settings: ServiceSettings) -> list[str]:
         f"{settings.circuit_breaker_store_failure!r} must be one of "
         f"{', '.join(CIRCUIT_BREAKER_STORE_FAILURE_MODES)} (what a breaker does when its table "
         "fails: use the container's own breaker, let calls through, or refuse them).",
+    )
+
+    check(
+        settings.api_authorization in AUTHORIZATION_MODES,
+        "apiAuthorization",
+        f"{settings.api_authorization!r} must be one of {', '.join(AUTHORIZATION_MODES)} (SigV4 "
+        "signatures, or API keys with a usage plan per client).",
+    )
+    if settings.api_authorization == "apiKey":
+        check(
+            bool(settings.api_clients),
+            "apiClients",
+            "apiAuthorization apiKey needs at least one client, e.g. "
+            "`pulumi config set --path 'apiClients[0].name' mobile-app` with its rateLimit and "
+            "burstLimit.",
+        )
+    else:
+        check(
+            not settings.api_clients,
+            "apiClients",
+            "clients get API keys only with `apiAuthorization: apiKey`; remove apiClients or "
+            "set apiAuthorization to apiKey.",
+        )
+    for index, client in enumerate(settings.api_clients):
+        problems.extend(client.problems(_qualified(f"apiClients[{index}]")))
+    names = [client.name for client in settings.api_clients]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    check(not repeated, "apiClients", f"{', '.join(repeated)} is listed twice; name each once.")
+
+    check(
+        settings.dns_record_type in thresholds.DNS_RECORD_TYPES,
+        "dnsRecordType",
+        f"{settings.dns_record_type!r} must be one of {', '.join(thresholds.DNS_RECORD_TYPES)}.",
+    )
+    in_range(
+        "dnsTtlSeconds",
+        settings.dns_ttl_s,
+        thresholds.DNS_CNAME_TTL_MIN_S,
+        thresholds.DNS_CNAME_TTL_MAX_S,
+        " (the CNAME records' TTL; alias records use their target's)",
+    )
+
+    not_listed = [region for region in settings.retiring_regions if region not in regions]
+    check(
+        not not_listed,
+        "retiringRegions",
+        f"{', '.join(not_listed)} is not in regions; a region retires while still listed there, "
+        "and leaves both lists in the next change.",
+    )
+    if regions and regions[0] in settings.retiring_regions:
+        check(
+            False,
+            "retiringRegions",
+            f"{regions[0]} holds the table itself (the first entry of regions), not a replica; "
+            "move another region to the front of regions first (that replaces the table: "
+            "export it, or keep this region).",
+        )
+    check(
+        len(set(settings.serving_regions)) >= thresholds.MIN_ACTIVE_REGIONS,
+        "retiringRegions",
+        f"leaves {len(set(settings.serving_regions))} serving region(s); active-active needs "
+        f"{thresholds.MIN_ACTIVE_REGIONS}: add the new region to regions before retiring one.",
     )
 
     # The timeout chain: API Gateway gives up at the integration timeout, so the function

@@ -150,6 +150,25 @@ HEALTH_CHECK_FAILURE_THRESHOLD_MIN: Final[int] = 1
 HEALTH_CHECK_FAILURE_THRESHOLD_MAX: Final[int] = 10
 #: Alias records to API Gateway regional domains are answered with a 60 s TTL.
 ALIAS_RECORD_TTL_S: Final[int] = 60
+#: How the latency-routed name points at a region: an alias A record (queries to it are free,
+#: resolvers cache it for the target's 60 s) or a CNAME to the region's API Gateway name with its
+#: own TTL (queries are billed, a shorter TTL means more of them, but failover is faster).
+DNS_RECORD_TYPES: Final[tuple[str, ...]] = ("alias", "cname")
+DNS_RECORD_TYPE_DEFAULT: Final[str] = "alias"
+#: Bounds for a CNAME's TTL: below 10 s many resolvers raise it anyway; above an hour it no
+#: longer routes around a region in any useful time.
+DNS_CNAME_TTL_MIN_S: Final[int] = 10
+DNS_CNAME_TTL_MAX_S: Final[int] = 3600
+DNS_CNAME_TTL_DEFAULT_S: Final[int] = 60
+#: What the production stack aims for: health-check detection plus one TTL, nominally.
+NOMINAL_FAILOVER_TARGET_S: Final[int] = 60
+
+# --- Certificates ----------------------------------------------------------------------------
+
+#: ACM starts renewing a DNS-validated certificate 60 days before it expires and, when renewal
+#: has not succeeded, sends its first "approaching expiration" event at 45 days. An alarm at the
+#: same mark gives six weeks to fix a validation record before the API's domain breaks.
+CERTIFICATE_EXPIRY_ALARM_DAYS: Final[int] = 45
 
 # --- Logs ------------------------------------------------------------------------------------
 

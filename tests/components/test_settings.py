@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import pytest
@@ -117,6 +118,8 @@ def test_pulumi_yaml_declares_every_key_with_the_code_defaults() -> None:
         file_default = spec["default"]
         if code_default is None:  # "none" is spelled 0 or "" in the config file
             assert file_default in (0, ""), key.name
+        elif isinstance(code_default, tuple):  # lists in the file, tuples in the settings
+            assert file_default == list(code_default), key.name
         else:
             assert file_default == code_default, key.name
 
@@ -141,3 +144,131 @@ def test_runtimes_older_than_the_handlers_need_are_refused(runtime: str) -> None
     (problem,) = problems_for(lambdaRuntime=runtime)
     assert problem.startswith(f"{NS}lambdaRuntime: '{runtime}' must be one of python3.11, ")
     assert "they need Python 3.11 or newer" in problem
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "fix"),
+    [
+        ({"apiAuthorization": "cognito"}, "apiAuthorization", "must be one of iam, apiKey"),
+        ({"apiAuthorization": "apiKey"}, "apiClients", "needs at least one client"),
+        (
+            {"apiClients": [{"name": "app", "rateLimit": 1, "burstLimit": 1}]},
+            "apiClients",
+            "only with `apiAuthorization: apiKey`",
+        ),
+        (
+            {
+                "apiAuthorization": "apiKey",
+                "apiClients": [{"name": "app", "rateLimit": 1, "burstLimit": 1, "quota": 5}],
+            },
+            "apiClients",
+            "unknown field(s) quota",
+        ),
+        (
+            {"apiAuthorization": "apiKey", "apiClients": [{"name": "app", "rateLimit": 1}]},
+            "apiClients",
+            "entry 0 needs burstLimit",
+        ),
+        (
+            {
+                "apiAuthorization": "apiKey",
+                "apiClients": [{"name": "App!", "rateLimit": 0, "burstLimit": 1}],
+            },
+            "apiClients[0].name",
+            "lowercase letters",
+        ),
+        (
+            {
+                "apiAuthorization": "apiKey",
+                "apiClients": [{"name": "app", "rateLimit": 0, "burstLimit": 1}],
+            },
+            "apiClients[0].rateLimit",
+            "must be positive",
+        ),
+        (
+            {
+                "apiAuthorization": "apiKey",
+                "apiClients": [
+                    {"name": "app", "rateLimit": 1, "burstLimit": 1},
+                    {"name": "app", "rateLimit": 2, "burstLimit": 2},
+                ],
+            },
+            "apiClients",
+            "listed twice",
+        ),
+        ({"dnsRecordType": "aaaa"}, "dnsRecordType", "must be one of alias, cname"),
+        ({"dnsTtlSeconds": 1}, "dnsTtlSeconds", "between 10 and 3600"),
+        ({"retiringRegions": ["ap-south-1"]}, "retiringRegions", "is not in regions"),
+        ({"retiringRegions": ["us-east-1"]}, "retiringRegions", "holds the table itself"),
+        ({"retiringRegions": ["eu-west-1"]}, "retiringRegions", "add the new region"),
+        ({"powertoolsVersion": "2.43.1"}, "powertoolsVersion", "or `latest`"),
+        ({"powertoolsLayerVersion": -3}, "powertoolsLayerVersion", "or 0 to resolve"),
+    ],
+)
+def test_access_dns_region_and_layer_keys_name_key_and_fix(
+    changes: dict[str, Any], key: str, fix: str
+) -> None:
+    problems = problems_for(**changes)
+    assert any(problem.startswith(f"{NS}{key}:") and fix in problem for problem in problems), (
+        problems
+    )
+
+
+def test_api_clients_are_read_from_yaml_objects_and_json_text() -> None:
+    clients = [{"name": "mobile-app", "rateLimit": 20, "burstLimit": 40, "quotaPerDay": 100000}]
+    for given in (clients, json.dumps(clients)):
+        settings = settings_from_mapping(
+            raw_prod() | {"apiAuthorization": "apiKey", "apiClients": given}
+        )
+        (client,) = settings.api_clients
+        assert (client.name, client.rate_limit, client.burst_limit, client.quota_per_day) == (
+            "mobile-app",
+            20.0,
+            40,
+            100000,
+        )
+
+
+def test_a_retiring_region_stops_serving_but_stays_listed() -> None:
+    settings = settings_from_mapping(
+        raw_prod()
+        | {"regions": ["us-east-1", "eu-west-1", "ap-southeast-2"], "retiringRegions": ["eu-west-1"]}
+    )
+    assert settings.regions == ("us-east-1", "eu-west-1", "ap-southeast-2")
+    assert settings.serving_regions == ("us-east-1", "ap-southeast-2")
+
+
+def test_powertools_layer_is_resolved_through_ssm_unless_pinned() -> None:
+    assert settings_from_mapping(raw_prod()).powertools_layer_version is None
+    pinned = settings_from_mapping(raw_prod() | {"powertoolsLayerVersion": 38})
+    assert pinned.powertools_layer_version == 38
+
+
+def test_tested_powertools_release_is_the_default_layer_release() -> None:
+    """The handlers' tests run against the constraints.txt pin; the layer must carry the same."""
+    from resilient_serverless.powertools import POWERTOOLS_VERSION
+
+    pins = dict(
+        line.split("==", 1)
+        for line in (REPO / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    assert pins["aws-lambda-powertools"].strip() == POWERTOOLS_VERSION
+    assert settings_from_mapping(raw_prod()).powertools_version == POWERTOOLS_VERSION
+
+
+def test_staging_stack_differs_where_a_user_expects() -> None:
+    def settings_of(stack: str) -> ServiceSettings:
+        config = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
+        return settings_from_mapping(
+            {key.removeprefix(NS): value for key, value in config.items() if key.startswith(NS)}
+        )
+
+    prod, staging = settings_of("prod"), settings_of("staging")
+    assert staging.domain_name != prod.domain_name
+    assert not set(staging.regions) & set(prod.regions)
+    assert staging.api_throttle_rate_limit < prod.api_throttle_rate_limit
+    assert staging.worker_max_concurrency < prod.worker_max_concurrency
+    assert staging.fault_injection_allowed and not prod.fault_injection_allowed
+    assert (staging.api_authorization, prod.api_authorization) == ("apiKey", "iam")
+    assert [client.name for client in staging.api_clients] == ["chaos-drills", "qa-team"]
