@@ -11,7 +11,12 @@ import pulumi_aws as aws
 from resilience_policies import thresholds
 
 from .iam import PolicyStatement, assume_role_policy, policy_document
-from .powertools import POWERTOOLS_LAYER_VERSION, powertools_layer_arn
+from .powertools import (
+    POWERTOOLS_VERSION,
+    checked_layer_arn,
+    powertools_layer_arn,
+    powertools_parameter_name,
+)
 
 #: The newest Python runtime pulumi-aws v7 accepts.
 DEFAULT_RUNTIME = "python3.14"
@@ -36,7 +41,12 @@ class FunctionArgs:
     log_retention_days: int = thresholds.LOG_RETENTION_DAYS_DEFAULT
     runtime: str = DEFAULT_RUNTIME
     architecture: str = "arm64"
-    powertools_layer_version: int | None = POWERTOOLS_LAYER_VERSION
+    #: The Powertools release whose public layer the function gets, looked up per region in
+    #: AWS's SSM parameter for the runtime and architecture (`latest` follows new releases);
+    #: None: no Powertools layer.
+    powertools_version: str | None = POWERTOOLS_VERSION
+    #: A fixed layer version number instead of the lookup (the same number in every region).
+    powertools_layer_version: int | None = None
     extra_layers: Sequence[pulumi.Input[str]] = ()
     description: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -56,6 +66,16 @@ class FunctionArgs:
             raise ValueError(
                 f"FunctionArgs.memory_mb: {self.memory_mb} must be between 128 and 10240 MB."
             )
+        if self.powertools_layer_version is not None and self.powertools_layer_version < 1:
+            raise ValueError(
+                f"FunctionArgs.powertools_layer_version: {self.powertools_layer_version} must be a "
+                "positive layer version, or None to look the layer up for powertools_version."
+            )
+        if self.powertools_version is not None:
+            try:
+                powertools_parameter_name(self.runtime, self.architecture, self.powertools_version)
+            except ValueError as error:
+                raise ValueError(f"FunctionArgs: {error}") from None
         if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
             raise ValueError(
                 "FunctionArgs.reserved_concurrency: must be at least 1 (0 would stop the function); "
@@ -131,12 +151,9 @@ class Function(pulumi.ComponentResource):
         )
 
         layers: list[pulumi.Input[str]] = []
-        if args.powertools_layer_version is not None:
-            layers.append(
-                powertools_layer_arn(
-                    region, args.runtime, args.architecture, args.powertools_layer_version
-                )
-            )
+        powertools = self._powertools_layer(args, region)
+        if powertools is not None:
+            layers.append(powertools)
         layers.extend(args.extra_layers)
 
         self.function = aws.lambda_.Function(
@@ -171,3 +188,33 @@ class Function(pulumi.ComponentResource):
                 "logGroupName": self.log_group.name,
             }
         )
+
+    def _powertools_layer(self, args: FunctionArgs, region: str) -> pulumi.Input[str] | None:
+        """The Powertools layer's ARN in `region`: the pinned version, else the one AWS's public
+        SSM parameter names for the release (an invoke, so it is known at preview too)."""
+        if args.powertools_layer_version is not None:
+            return powertools_layer_arn(
+                region, args.runtime, args.architecture, args.powertools_layer_version
+            )
+        if args.powertools_version is None:
+            return None
+        parameter = powertools_parameter_name(
+            args.runtime, args.architecture, args.powertools_version
+        )
+        looked_up = aws.ssm.get_parameter_output(
+            name=parameter,
+            region=region,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+
+        def checked(value: str) -> str:
+            return checked_layer_arn(
+                value,
+                parameter=parameter,
+                region=region,
+                runtime=args.runtime,
+                architecture=args.architecture,
+            )
+
+        # The public parameter is not sensitive; `value` would come back marked secret.
+        return looked_up.insecure_value.apply(checked)

@@ -21,6 +21,10 @@ class GlobalTableArgs:
     attributes: Mapping[str, str] = field(default_factory=dict)
     ttl_attribute: str | None = "expiresAt"
     deletion_protection: bool = True
+    #: Replica regions about to be removed: their replica's deletion protection is turned off,
+    #: so that the next update, which drops them from `regions`, can delete the replica (the
+    #: provider does not turn it off before deleting). Every other copy keeps it on.
+    retiring_regions: Sequence[str] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -28,6 +32,17 @@ class GlobalTableArgs:
             raise ValueError("GlobalTableArgs.regions: give at least one region.")
         if len(set(self.regions)) != len(self.regions):
             raise ValueError(f"GlobalTableArgs.regions: {list(self.regions)} lists a region twice.")
+        for region in self.retiring_regions:
+            if region not in self.regions:
+                raise ValueError(
+                    f"GlobalTableArgs.retiring_regions: {region!r} is not in regions "
+                    f"{list(self.regions)}; a replica retires while it still exists."
+                )
+            if region == self.regions[0]:
+                raise ValueError(
+                    f"GlobalTableArgs.retiring_regions: {region!r} holds the table itself "
+                    "(regions[0]), not a replica; only replicas can retire."
+                )
         for attribute, kind in self.attributes.items():
             if kind not in ("S", "N", "B"):
                 raise ValueError(
@@ -37,7 +52,11 @@ class GlobalTableArgs:
 
 class GlobalTable(pulumi.ComponentResource):
     """PAY_PER_REQUEST table with replicas, NEW_AND_OLD_IMAGES stream (global tables need it),
-    point-in-time recovery on the table and every replica, deletion protection and a TTL."""
+    point-in-time recovery on the table and every replica, deletion protection and a TTL.
+
+    Removing a replica region takes two updates: list it in `retiring_regions` (its deletion
+    protection goes off), then drop it from `regions` and `retiring_regions` (the replica is
+    deleted)."""
 
     table: aws.dynamodb.Table
     regions: tuple[str, ...]
@@ -80,7 +99,8 @@ class GlobalTable(pulumi.ComponentResource):
                 aws.dynamodb.TableReplicaArgs(
                     region_name=region,
                     point_in_time_recovery=True,
-                    deletion_protection_enabled=args.deletion_protection,
+                    deletion_protection_enabled=args.deletion_protection
+                    and region not in args.retiring_regions,
                     propagate_tags=True,
                 )
                 for region in replica_regions

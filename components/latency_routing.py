@@ -1,4 +1,18 @@
-"""LatencyRouting: one name answered by the nearest healthy region."""
+"""LatencyRouting: one name answered by the nearest healthy region.
+
+Each region gets a latency record for the name, withdrawn while the region's health check fails,
+as either an alias A record to the region's API custom domain (queries are free; resolvers cache
+it for the target's 60 s) or a CNAME to the same regional domain name with its own, shorter TTL
+(queries are billed; failover is faster).
+
+Switching between the two changes each record's type. Route53 refuses a CNAME next to another
+record type at the same name, so the provider's in-place update (delete the old record and
+create the new one in one change batch, one region at a time) would fail on the first region
+while the other regions' A records still exist. The records are therefore replaced when their
+type changes, deleting the old record first: the name has no answer from the moment the last old
+record is gone until the first new one is in sync (typically well under a minute), and resolvers
+may cache that empty answer for the zone's negative-caching TTL. Switch in a quiet period.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +30,9 @@ class RegionalEndpoint:
     """Where a region serves (its API custom domain) and how to probe it (its own endpoint)."""
 
     region: str
+    #: The API custom domain's regional domain name: the alias target, or the CNAME's value.
     alias_name: pulumi.Input[str]
+    #: The regional domain name's hosted zone (alias records only).
     alias_zone_id: pulumi.Input[str]
     health_check_fqdn: pulumi.Input[str]
     health_check_path: str
@@ -31,6 +47,10 @@ class LatencyRoutingArgs:
     health_check_failure_threshold: int = thresholds.HEALTH_CHECK_FAILURE_THRESHOLD_DEFAULT
     #: Route53 checker regions (at least 3); None lets Route53 use its default set.
     checker_regions: Sequence[str] | None = None
+    #: `alias` (A alias records) or `cname` (CNAME records with `record_ttl_s`).
+    record_type: str = thresholds.DNS_RECORD_TYPE_DEFAULT
+    #: The CNAME records' TTL; alias records are cached for their target's TTL instead.
+    record_ttl_s: int = thresholds.DNS_CNAME_TTL_DEFAULT_S
 
     def validate(self) -> None:
         if not self.endpoints:
@@ -57,17 +77,37 @@ class LatencyRoutingArgs:
             raise ValueError(
                 "LatencyRoutingArgs.checker_regions: Route53 needs at least 3 regions."
             )
+        if self.record_type not in thresholds.DNS_RECORD_TYPES:
+            raise ValueError(
+                f"LatencyRoutingArgs.record_type: {self.record_type!r} must be one of "
+                f"{', '.join(thresholds.DNS_RECORD_TYPES)}."
+            )
+        low, high = thresholds.DNS_CNAME_TTL_MIN_S, thresholds.DNS_CNAME_TTL_MAX_S
+        if self.record_type == "cname" and not low <= self.record_ttl_s <= high:
+            raise ValueError(
+                f"LatencyRoutingArgs.record_ttl_s: {self.record_ttl_s} must be {low}..{high}."
+            )
+
+    @property
+    def record_ttl_effective_s(self) -> int:
+        """How long resolvers may keep answering with a withdrawn region."""
+        if self.record_type == "alias":
+            return thresholds.ALIAS_RECORD_TTL_S
+        return self.record_ttl_s
 
     @property
     def estimated_failover_s(self) -> int:
+        """Nominal, not a bound: see thresholds.estimated_failover_s for what it leaves out."""
         return thresholds.estimated_failover_s(
-            self.health_check_interval_s, self.health_check_failure_threshold
+            self.health_check_interval_s,
+            self.health_check_failure_threshold,
+            self.record_ttl_effective_s,
         )
 
 
 class LatencyRouting(pulumi.ComponentResource):
-    """Per region: an HTTPS health check on the region's deep health route and a latency alias
-    record that is withdrawn while that check fails."""
+    """Per region: an HTTPS health check on the region's deep health route and a latency record
+    (alias or CNAME) that is withdrawn while that check fails."""
 
     health_checks: dict[str, aws.route53.HealthCheck]
     records: dict[str, aws.route53.Record]
@@ -83,6 +123,11 @@ class LatencyRouting(pulumi.ComponentResource):
         args.validate()
         self.estimated_failover_s = args.estimated_failover_s
         child = pulumi.ResourceOptions(parent=self)
+        # A type change cannot be an in-place update (see the module docstring): replace the
+        # record, deleting the old one first.
+        record_options = pulumi.ResourceOptions(
+            parent=self, replace_on_changes=["type"], delete_before_replace=True
+        )
         self.health_checks = {}
         self.records = {}
         for endpoint in args.endpoints:
@@ -101,11 +146,12 @@ class LatencyRouting(pulumi.ComponentResource):
                 tags={"Name": f"{args.record_name} {region}"},
                 opts=child,
             )
+            alias = args.record_type == "alias"
             record = aws.route53.Record(
                 f"{name}-{region}-latency",
                 zone_id=args.zone_id,
                 name=args.record_name,
-                type="A",
+                type="A" if alias else "CNAME",
                 set_identifier=region,
                 latency_routing_policies=[
                     aws.route53.RecordLatencyRoutingPolicyArgs(region=region)
@@ -117,14 +163,21 @@ class LatencyRouting(pulumi.ComponentResource):
                         zone_id=endpoint.alias_zone_id,
                         evaluate_target_health=True,
                     )
-                ],
-                opts=child,
+                ]
+                if alias
+                else None,
+                # A CNAME has no alias target whose health could be evaluated: the health check
+                # alone withdraws the region.
+                ttl=None if alias else args.record_ttl_s,
+                records=None if alias else [endpoint.alias_name],
+                opts=record_options,
             )
             self.health_checks[region] = health_check
             self.records[region] = record
         self.register_outputs(
             {
                 "recordName": args.record_name,
+                "recordType": args.record_type,
                 "healthCheckIds": {region: hc.id for region, hc in self.health_checks.items()},
                 "estimatedFailoverSeconds": self.estimated_failover_s,
             }

@@ -2,7 +2,8 @@
 
 Every pulumi-aws function is answered. The ones programs commonly build on have hand-written
 ("well-known") answers a user would expect: a hosted zone id derived from the zone's name, the
-documentation account, the requested region, an IAM policy document rendered from its statements
+documentation account, the requested region, the Powertools layer ARN AWS's public SSM parameter
+holds for a runtime and architecture, an IAM policy document rendered from its statements
 to real JSON, an AMI whose name reflects the requested name filter, the default VPC's
 172.31.0.0/16, one subnet per availability zone, an issued ACM certificate for the domain...
 Every other pulumi-aws function gets a generic answer of its declared result type, built from the
@@ -589,7 +590,91 @@ def _get_policy(args: Mapping[str, Any], region: str | None) -> dict[str, Any]:
     )
 
 
+#: The Powertools for AWS Lambda (Python) public parameters: AWS publishes one per architecture,
+#: runtime and release (or `latest`) in every commercial region; the value is the layer version
+#: ARN in that region, from the Powertools account.
+_POWERTOOLS_PARAMETER: Final[re.Pattern[str]] = re.compile(
+    r"^/aws/service/powertools/python/(?P<arch>[^/]+)/(?P<runtime>[^/]+)/(?P<release>[^/:]+)$"
+)
+_POWERTOOLS_ACCOUNT: Final[str] = "017000801446"
+_POWERTOOLS_ARCHITECTURES: Final[tuple[str, ...]] = ("arm64", "x86_64")
+_POWERTOOLS_RUNTIME: Final[re.Pattern[str]] = re.compile(r"^python3\.(9|1[0-9])$")
+_POWERTOOLS_RELEASE: Final[re.Pattern[str]] = re.compile(r"^3\.(\d+)\.(\d+)$")
+#: What `latest` stands for offline: a recent release (no cloud to ask which is newest).
+_POWERTOOLS_LATEST_OFFLINE: Final[str] = "3.37.0"
+
+
+def _powertools_layer_version(release: str) -> int:
+    """A plausible layer version for a release. Layers get one version per published release
+    and the numbers differ per layer; 3.23.0 was version 27 of the python3.13 layers, so
+    minor + 4 (+ patch) lands near the real number without claiming to be it."""
+    match = _POWERTOOLS_RELEASE.match(release)
+    assert match is not None
+    return int(match.group(1)) + 4 + int(match.group(2))
+
+
+def _powertools_parameter(name: str, where: str) -> dict[str, Any] | None:
+    """The value and version of a Powertools public parameter; None for any other name."""
+    found = _POWERTOOLS_PARAMETER.match(name)
+    if found is None:
+        return None
+    arch, runtime, release = found.group("arch", "runtime", "release")
+    published = (
+        arch in _POWERTOOLS_ARCHITECTURES
+        and _POWERTOOLS_RUNTIME.match(runtime) is not None
+        and (release == "latest" or _POWERTOOLS_RELEASE.match(release) is not None)
+    )
+    if not published:
+        # What SSM answers for a name nobody published.
+        raise ProgramError(
+            f"ParameterNotFound: {name} does not exist in {where} (Powertools publishes "
+            "/aws/service/powertools/python/<arm64|x86_64>/<python3.x>/<3.x.y|latest>)"
+        )
+    concrete = _POWERTOOLS_LATEST_OFFLINE if release == "latest" else release
+    layer = f"AWSLambdaPowertoolsPythonV3-{runtime.replace('.', '')}-{arch}"
+    version = _powertools_layer_version(concrete)
+    return {
+        "value": f"arn:{PARTITION}:lambda:{where}:{_POWERTOOLS_ACCOUNT}:layer:{layer}:{version}",
+        # `latest` is rewritten on every release; a release's own parameter is written once.
+        "version": version if release == "latest" else 1,
+    }
+
+
+def _get_parameter(args: Mapping[str, Any], region: str | None) -> dict[str, Any] | None:
+    """AWS's public parameters the answer is known for (the Powertools layer ARNs); None leaves
+    any other parameter to the generic answer."""
+    token = "aws:ssm/getParameter:getParameter"
+    name = args.get("name")
+    if not isinstance(name, str):
+        return None
+    where = _call_region(args, region)
+    # `name:3` (a version) and `name:label` select the same parameter.
+    bare = name.split(":", 1)[0]
+    published = _powertools_parameter(bare, where)
+    if published is None:
+        return None
+    # Public parameters belong to no account: their ARNs leave it out.
+    return _shaped(
+        token,
+        args,
+        region,
+        {
+            "id": bare,
+            "name": bare,
+            "arn": f"arn:{PARTITION}:ssm:{where}::parameter{bare}",
+            "type": "String",
+            "value": published["value"],
+            "insecureValue": published["value"],
+            "version": published["version"],
+            "withDecryption": args.get("withDecryption") is not False,
+        },
+    )
+
+
 ProviderCall = Callable[[Mapping[str, Any], "str | None"], dict[str, Any]]
+#: Token -> answer for some arguments only (None: answer generically), e.g. AWS's public SSM
+#: parameters among a program's own.
+SelectiveCall = Callable[[Mapping[str, Any], "str | None"], "dict[str, Any] | None"]
 
 #: Token -> answer. Keep the tokens exactly as pulumi-aws invokes them.
 PROVIDER_CALLS: Final[dict[str, ProviderCall]] = {
@@ -607,6 +692,12 @@ PROVIDER_CALLS: Final[dict[str, ProviderCall]] = {
     "aws:acm/getCertificate:getCertificate": _get_certificate,
     "aws:iam/getRole:getRole": _get_role,
     "aws:iam/getPolicy:getPolicy": _get_policy,
+}
+
+
+#: Token -> an answer for the arguments it knows (the rest are answered generically).
+SELECTIVE_CALLS: Final[dict[str, SelectiveCall]] = {
+    "aws:ssm/getParameter:getParameter": _get_parameter,
 }
 
 
@@ -679,6 +770,10 @@ def answer_call(token: str, args: Mapping[str, Any], region: str | None) -> Call
     if handler is not None:
         return CallAnswer(result=handler(args, region), kind=WELL_KNOWN)
     assert info is not None
+    selective = SELECTIVE_CALLS.get(token)
+    known = selective(args, region) if selective is not None else None
+    if known is not None:
+        return CallAnswer(result=known, kind=WELL_KNOWN)
     return CallAnswer(result=plausible_result(info, args, _call_region(args, region)), kind=GENERIC)
 
 

@@ -10,7 +10,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from offline.analyzer import UNKNOWN_STRING as UNKNOWN
 from offline.modes import PREVIEW, UPDATE
+from offline.provider_calls import ProviderCallRecord
 from offline.recording import OfflineMocks, RecordingMonitor, Registration
 
 __all__ = ["PROJECT", "UNKNOWN", "Registration", "Run", "run_under_mocks"]
@@ -32,12 +33,32 @@ PROJECT = "resilient-serverless"
 class Run:
     resources: list[Registration]
     result: Any
+    #: Every provider function (invoke) the code called, in call order, with its answer's kind.
+    calls: list[ProviderCallRecord] = field(default_factory=list)
 
     def of_type(self, typ: str) -> list[Registration]:
         return [resource for resource in self.resources if resource.type == typ]
 
     def named(self, name: str) -> Registration:
         return next(resource for resource in self.resources if resource.name == name)
+
+
+def _settle_after_failure(loop: asyncio.AbstractEventLoop) -> None:
+    """A failed run (e.g. an `apply` that raised) leaves RPCs and outputs pending: finish them
+    on this loop, their errors dropped (the first one is raised), so the next run starts clean."""
+    from pulumi.runtime.settings import SETTINGS
+
+    for _ in range(1000):
+        manager = SETTINGS.rpc_manager
+        pending: list[Any] = list(manager.rpcs)
+        manager.rpcs.clear()
+        with SETTINGS.lock:
+            pending.extend(SETTINGS.outputs)
+            SETTINGS.outputs.clear()
+        if not pending:
+            break
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    SETTINGS.rpc_manager.clear()
 
 
 def run_under_mocks(
@@ -64,8 +85,16 @@ def run_under_mocks(
             result = build()
         finally:
             # Let what the program registered before it returned (or raised) settle.
-            loop.run_until_complete(wait_for_rpcs())
+            try:
+                loop.run_until_complete(wait_for_rpcs())
+            except BaseException:
+                _settle_after_failure(loop)
+                raise
     finally:
         asyncio.set_event_loop(None)
         loop.close()
-    return Run(resources=sorted(monitor.registrations, key=lambda r: r.sequence), result=result)
+    return Run(
+        resources=sorted(monitor.registrations, key=lambda r: r.sequence),
+        result=result,
+        calls=list(mocks.calls),
+    )

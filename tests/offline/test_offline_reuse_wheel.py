@@ -62,6 +62,15 @@ CONSUMER = textwrap.dedent(
             return f"{args.name}-id", {**computed, **args.inputs}
 
         def call(self, args):
+            # The functions look their Powertools layer up in AWS's public SSM parameter.
+            if args.token == "aws:ssm/getParameter:getParameter":
+                name = args.args["name"]
+                _, arch, runtime, _ = name.rsplit("/", 3)
+                layer = (
+                    f"arn:aws:lambda:{args.args['region']}:017000801446:layer:"
+                    f"AWSLambdaPowertoolsPythonV3-{runtime.replace('.', '')}-{arch}:41"
+                )
+                return {"name": name, "value": layer, "insecureValue": layer}
             return {}
 
 
@@ -185,4 +194,9 @@ def test_installed_wheel_builds_a_queue_worker_without_the_checkout(tmp_path: Pa
     mapping = by_type["aws:lambda/eventSourceMapping:EventSourceMapping"][0]
     assert mapping["inputs"]["functionResponseTypes"] == ["ReportBatchItemFailures"]
     assert len(by_type["aws:lambda/function:Function"]) == 2
+    for function in by_type["aws:lambda/function:Function"]:
+        assert function["inputs"]["layers"] == [
+            "arn:aws:lambda:eu-west-1:017000801446:layer:"
+            "AWSLambdaPowertoolsPythonV3-python314-arm64:41"
+        ]
     assert "aws:sqs/redrivePolicy:RedrivePolicy" in by_type

@@ -4,8 +4,9 @@ A latency record keeps sending the clients nearest to a region there, healthy or
 health check on the record withdraws a failing region, and only a check of the region's deep
 health route (one that exercises the function, the queue and the table) notices that the
 region is failing while API Gateway still answers. An alias record should also evaluate its
-target's health. How quickly the region is withdrawn is interval x failure threshold plus the
-record's TTL.
+target's health; a CNAME record has no target to evaluate, its health check alone withdraws it.
+How quickly the region is withdrawn is, nominally, interval x failure threshold plus the record's
+TTL (an alias record's is its target's, 60 s for API Gateway; a CNAME's is its own `ttl`).
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ CONFIG = ConfigSpec(
             "maxFailoverSeconds",
             "integer",
             thresholds.estimated_failover_s(),
-            "Longest worst-case failover allowed: health check interval x failure threshold + "
-            f"the alias TTL ({thresholds.ALIAS_RECORD_TTL_S} s).",
+            "Longest nominal failover allowed: health check interval x failure threshold + "
+            f"the record's TTL (an alias record's is {thresholds.ALIAS_RECORD_TTL_S} s).",
             minimum=thresholds.estimated_failover_s(
                 min(thresholds.HEALTH_CHECK_INTERVALS_S),
                 thresholds.HEALTH_CHECK_FAILURE_THRESHOLD_MIN,
+                min(thresholds.ALIAS_RECORD_TTL_S, thresholds.DNS_CNAME_TTL_MIN_S),
             ),
             maximum=3600,
         ),
@@ -44,7 +46,22 @@ CONFIG = ConfigSpec(
 )
 
 
-def _health_check_problems(health_check: Resource, max_failover_s: int) -> list[str]:
+def _record_ttl(record: Resource) -> int | None:
+    """How long resolvers keep a record: an alias's target TTL, else its own `ttl`; None when
+    it is not known yet."""
+    aliases = at(record.props, "aliases")
+    if isinstance(aliases, list) and aliases:
+        return thresholds.ALIAS_RECORD_TTL_S
+    ttl = number(record.props, "ttl")
+    if isinstance(ttl, Marker):
+        # An alias whose block is unknown, or a TTL computed at preview: decided at `pulumi up`.
+        return None if ttl is UNKNOWN or aliases is UNKNOWN else thresholds.ALIAS_RECORD_TTL_S
+    return int(ttl)
+
+
+def _health_check_problems(
+    health_check: Resource, max_failover_s: int, record_ttl_s: int | None
+) -> list[str]:
     problems = []
     props = health_check.props
     check_type = text(props, "type")
@@ -68,14 +85,20 @@ def _health_check_problems(health_check: Resource, max_failover_s: int) -> list[
     failure_threshold = (
         thresholds.HEALTH_CHECK_FAILURE_THRESHOLD_DEFAULT if failures is ABSENT else failures
     )
-    if isinstance(interval_s, Marker) or isinstance(failure_threshold, Marker):
+    if (
+        isinstance(interval_s, Marker)
+        or isinstance(failure_threshold, Marker)
+        or record_ttl_s is None
+    ):
         return problems  # computed: the failover time is checked by `pulumi up`
-    failover_s = thresholds.estimated_failover_s(int(interval_s), int(failure_threshold))
+    failover_s = thresholds.estimated_failover_s(
+        int(interval_s), int(failure_threshold), record_ttl_s
+    )
     if failover_s > max_failover_s:
         problems.append(
             f"health check '{health_check.name}' needs up to {failover_s} s to withdraw the region "
             f"({int(interval_s)} s x {int(failure_threshold)} failures + "
-            f"{thresholds.ALIAS_RECORD_TTL_S} s TTL), above {max_failover_s} s"
+            f"{record_ttl_s} s TTL), above {max_failover_s} s"
         )
     return problems
 
@@ -91,9 +114,10 @@ def check(model: StackModel, settings: Mapping[str, Any], report: Report) -> Non
                 "it has no healthCheckId, so a failing region keeps receiving its nearest clients"
             )
         else:
+            ttl_s = _record_ttl(record)
             for health_check in model.linked(record, "healthCheckId", (HEALTH_CHECK,)):
                 problems.extend(
-                    _health_check_problems(health_check, settings["maxFailoverSeconds"])
+                    _health_check_problems(health_check, settings["maxFailoverSeconds"], ttl_s)
                 )
         aliases = at(record.props, "aliases")
         if isinstance(aliases, list):
@@ -105,8 +129,8 @@ def check(model: StackModel, settings: Mapping[str, Any], report: Report) -> Non
             report(
                 f"Latency record '{record.name}': {'; '.join(problems)}. Fix: give each latency "
                 "record health_check_id=<aws.route53.HealthCheck on the region's own endpoint, "
-                "type HTTPS, resource_path=<deep health route>>.id and alias "
-                "evaluate_target_health=True.",
+                "type HTTPS, resource_path=<deep health route>>.id, alias "
+                "evaluate_target_health=True, and a TTL short enough for maxFailoverSeconds.",
                 record.urn,
             )
 
@@ -114,8 +138,8 @@ def check(model: StackModel, settings: Mapping[str, Any], report: Report) -> Non
 POLICY = stack_policy(
     config=CONFIG,
     description=(
-        "Every latency-routed Route53 record has a health check on the region's deep health "
-        "route that fails over fast enough, and its alias evaluates target health."
+        "Every latency-routed Route53 record (alias or CNAME) has a health check on the region's "
+        "deep health route that fails over fast enough, and its alias evaluates target health."
     ),
     check=check,
     level=EnforcementLevel.MANDATORY,
