@@ -21,3 +21,9 @@ pulumi.export("estimatedFailoverSeconds", service.routing.estimated_failover_s)
 pulumi.export("bookingStateMachineArns", service.state_machine_arns)
 pulumi.export("bookingEventStreamArns", service.event_stream_arns)
 pulumi.export("bookingEventFailureQueueUrls", service.stream_failure_queue_urls)
+# Who may call: with iam, the execute-api:Invoke resources to grant per region; with apiKey, each
+# client's key id per region (values stay secret: `aws apigateway get-api-key --include-value`).
+if settings.api_authorization == "iam":
+    pulumi.export("invokePolicyResources", service.invoke_policy_resources)
+else:
+    pulumi.export("apiKeyIds", service.api_key_ids)

@@ -13,7 +13,13 @@ from .global_table import GlobalTable, GlobalTableArgs
 from .iam import PolicyStatement, assume_role_policy
 from .latency_routing import LatencyRouting, LatencyRoutingArgs, RegionalEndpoint
 from .queue_worker import QueueWorker, QueueWorkerArgs
-from .regional_api import HandledRoutes, RegionalApi, RegionalApiArgs, Route
+from .regional_api import (
+    HandledRoutes,
+    RegionalApi,
+    RegionalApiArgs,
+    Route,
+    SharedCertificateValidation,
+)
 from .saga import Saga, SagaArgs
 from .settings import ServiceSettings
 from .stream_consumer import StreamConsumer, StreamConsumerArgs
@@ -89,7 +95,12 @@ class ActiveActiveService(pulumi.ComponentResource):
         self.table = GlobalTable(
             f"{name}-tasks",
             GlobalTableArgs(
-                regions=settings.regions, hash_key="taskId", ttl_attribute="expiresAt", tags=tags
+                regions=settings.regions,
+                hash_key="taskId",
+                ttl_attribute="expiresAt",
+                # Their replicas lose deletion protection, so the next update can remove them.
+                retiring_regions=settings.retiring_regions,
+                tags=tags,
             ),
             opts=child,
         )
@@ -99,6 +110,14 @@ class ActiveActiveService(pulumi.ComponentResource):
             else None
         )
 
+        # One validation record for every region's certificate of the domain (ACM asks for the
+        # same CNAME in each), written from the first region's, which always serves.
+        self.certificate_validation = SharedCertificateValidation(
+            f"{name}-certificate-validation", args.hosted_zone_id, opts=child
+        )
+        # Each API client's key value, taken from its key in the first region and given to its
+        # key in every other one: latency routing may send a client to any region.
+        self._api_key_values: dict[str, pulumi.Input[str]] = {}
         self.regions = {}
         for region in settings.regions:
             self.regions[region] = self._region(
@@ -119,9 +138,13 @@ class ActiveActiveService(pulumi.ComponentResource):
                         health_check_path=deployment.api.health_check_path,
                     )
                     for region, deployment in self.regions.items()
+                    # A retiring region keeps running but leaves DNS: its traffic drains.
+                    if region in settings.serving_regions
                 ],
                 health_check_interval_s=settings.health_check_interval_s,
                 health_check_failure_threshold=settings.health_check_failure_threshold,
+                record_type=settings.dns_record_type,
+                record_ttl_s=settings.dns_ttl_s,
             ),
             opts=child,
         )
@@ -132,6 +155,8 @@ class ActiveActiveService(pulumi.ComponentResource):
                 "tableName": self.table.table.name,
                 "regionalEndpoints": self.regional_endpoints,
                 "queueUrls": self.queue_urls,
+                "apiKeyIds": self.api_key_ids,
+                "invokePolicyResources": self.invoke_policy_resources,
             }
         )
 
@@ -168,6 +193,26 @@ class ActiveActiveService(pulumi.ComponentResource):
         return {
             region: deployment.worker.dead_letter_queue.url
             for region, deployment in self.regions.items()
+        }
+
+    @property
+    def api_key_ids(self) -> dict[str, dict[str, pulumi.Output[str]]]:
+        """Region -> API client -> its key's id (apiKey mode; empty with iam). Ids only: read a
+        value with `aws apigateway get-api-key --api-key <id> --include-value`."""
+        return {
+            region: {client: key.id for client, key in deployment.api.api_keys.items()}
+            for region, deployment in self.regions.items()
+            if deployment.api.api_keys
+        }
+
+    @property
+    def invoke_policy_resources(self) -> dict[str, list[pulumi.Output[str]]]:
+        """Region -> the `execute-api:Invoke` resources of the protected routes (iam mode):
+        what a caller's IAM policy must allow, in every region it may be routed to."""
+        return {
+            region: deployment.api.invoke_policy_resources
+            for region, deployment in self.regions.items()
+            if deployment.api.invoke_policy_resources
         }
 
     def _region(
@@ -218,6 +263,7 @@ class ActiveActiveService(pulumi.ComponentResource):
             log_retention_days=settings.log_retention_days,
             architecture=settings.lambda_architecture,
             runtime=settings.lambda_runtime,
+            powertools_version=settings.powertools_version,
             powertools_layer_version=settings.powertools_layer_version,
             tags=tags,
         )
@@ -383,11 +429,19 @@ class ActiveActiveService(pulumi.ComponentResource):
                 integration_timeout_ms=settings.integration_timeout_ms,
                 access_log_retention_days=settings.log_retention_days,
                 cloudwatch_role_arn=logging_role_arn,
+                certificate_validation=self.certificate_validation,
+                alarm_action_arn=alarm_topic.arn,
+                authorization=settings.api_authorization,
+                api_clients=settings.api_clients,
+                api_key_values=dict(self._api_key_values),
                 tags=tags,
             ),
             region=region,
             opts=child,
         )
+        if not self._api_key_values:
+            # The first region's keys have values API Gateway generated: the others copy them.
+            self._api_key_values = {client: key.value for client, key in api.api_keys.items()}
         return RegionDeployment(
             alarm_topic=alarm_topic,
             worker=worker,

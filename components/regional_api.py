@@ -1,18 +1,21 @@
 """RegionalApi: a REGIONAL REST API in front of one Lambda, with a custom domain for latency
-routing, throttling, access logs and X-Ray."""
+routing, access control, per-method throttling, access logs, X-Ray and a certificate expiry
+alarm."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from resilience_policies import thresholds
 
+from .api_access import AUTHORIZATION_MODES, DEFAULT_AUTHORIZATION, ApiClient
 from .function import Function
 
 ACCESS_LOG_FORMAT = json.dumps(
@@ -62,8 +65,14 @@ class HandledRoutes:
 
 @dataclass
 class RegionalApiArgs:
-    """The API's routes, limits and custom domain. The handler is a Function component (its
-    timeout must end before the integration's)."""
+    """The API's routes, callers, limits and custom domain. The handler is a Function component
+    (its timeout must end before the integration's).
+
+    Throttling is per method: API Gateway applies the stage's default method settings (`*/*`)
+    to every method separately, so with N routes the stage admits up to N x the rate and burst
+    below (capped by the account's limits in the region, shared by all its APIs). API-key
+    clients get their own rate, burst and quota on top, per region, from their usage plans.
+    """
 
     handler: Function
     routes: Sequence[Route]
@@ -71,12 +80,29 @@ class RegionalApiArgs:
     zone_id: pulumi.Input[str]
     health_path: str = "health"
     stage_name: str = "v1"
+    #: Burst limit of EACH method of the stage (not of the whole API).
     throttle_burst_limit: int = thresholds.API_THROTTLE_BURST_LIMIT_DEFAULT
+    #: Steady-state requests per second of EACH method of the stage (not of the whole API).
     throttle_rate_limit: float = thresholds.API_THROTTLE_RATE_LIMIT_DEFAULT
     integration_timeout_ms: int = thresholds.API_GATEWAY_INTEGRATION_TIMEOUT_MS
     timeout_margin_ms: int = thresholds.API_FUNCTION_TIMEOUT_MARGIN_MS
     #: Bring your own regional ACM certificate; otherwise one is issued and DNS-validated.
+    #: Either way its days to expiry are alarmed on.
     certificate_arn: pulumi.Input[str] | None = None
+    #: The validation record shared by the domain's certificates in every region (see
+    #: SharedCertificateValidation); None writes a record of this API's own.
+    certificate_validation: SharedCertificateValidation | None = None
+    #: Where the certificate expiry alarm notifies (e.g. the region's alarm topic).
+    alarm_action_arn: pulumi.Input[str] | None = None
+    #: Who may call every route but the health route: `iam` (a SigV4 signature allowed
+    #: `execute-api:Invoke`) or `apiKey` (an `x-api-key` of one of `api_clients`). The health
+    #: route stays open: Route53's health checkers cannot sign or send a key.
+    authorization: str = DEFAULT_AUTHORIZATION
+    #: With `apiKey`: one key and one usage plan per client in this region.
+    api_clients: Sequence[ApiClient] = ()
+    #: With `apiKey`: client name -> the value this region's key must have (another region's
+    #: key value, so one key works everywhere). A client left out gets a value from API Gateway.
+    api_key_values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     access_log_retention_days: int = thresholds.LOG_RETENTION_DAYS_DEFAULT
     #: API Gateway writes execution and access logs through one role per account and region.
     #: Give the role's ARN to have this component set it for `region`; leave None when the
@@ -94,6 +120,7 @@ class RegionalApiArgs:
         return pairs
 
     def validate(self) -> None:
+        self._validate_access()
         if not self.routes:
             raise ValueError("RegionalApiArgs.routes: give at least one route.")
         seen = [(route.method, route.path) for _, route in self.handled_routes()]
@@ -137,6 +164,43 @@ class RegionalApiArgs:
                 f"a CloudWatch Logs retention; use one of {thresholds.LOG_RETENTION_DAYS_ALLOWED}."
             )
 
+    def _validate_access(self) -> None:
+        if self.authorization not in AUTHORIZATION_MODES:
+            raise ValueError(
+                f"RegionalApiArgs.authorization: {self.authorization!r} must be one of "
+                f"{', '.join(AUTHORIZATION_MODES)}."
+            )
+        names = [client.name for client in self.api_clients]
+        if self.authorization == "apiKey" and not names:
+            raise ValueError(
+                "RegionalApiArgs.api_clients: authorization 'apiKey' needs at least one client, "
+                "or every protected route refuses every caller."
+            )
+        if self.authorization != "apiKey" and (names or self.api_key_values):
+            raise ValueError(
+                "RegionalApiArgs.api_clients/api_key_values: API keys are only checked with "
+                "authorization 'apiKey'; drop them or switch the authorization."
+            )
+        if len(set(names)) != len(names):
+            raise ValueError("RegionalApiArgs.api_clients: give each client a distinct name.")
+        strangers = sorted(set(self.api_key_values) - set(names))
+        if strangers:
+            raise ValueError(
+                f"RegionalApiArgs.api_key_values: {', '.join(strangers)} is not among api_clients."
+            )
+        problems = [
+            problem
+            for index, client in enumerate(self.api_clients)
+            for problem in client.problems(f"RegionalApiArgs.api_clients[{index}]")
+        ]
+        if problems:
+            raise ValueError(" ".join(problems))
+
+    def protects(self, route: Route) -> bool:
+        """Whether callers of `route` need a signature or a key: every route but the health
+        check's (a GET, or HEAD, of the health path)."""
+        return not (route.path == self.health_path and route.method in ("GET", "HEAD"))
+
 
 class RegionalApi(pulumi.ComponentResource):
     """REST API (REGIONAL endpoint) -> Lambda proxy integration, one stage, one custom domain."""
@@ -149,6 +213,16 @@ class RegionalApi(pulumi.ComponentResource):
     health_check_fqdn: pulumi.Output[str]
     health_check_path: str
     invoke_url: pulumi.Output[str]
+    #: With `apiKey`: each client's key and usage plan in this region, by client name. Never
+    #: export a key's `value` (a secret): its id is enough to read it with the AWS CLI.
+    api_keys: dict[str, aws.apigateway.ApiKey]
+    usage_plans: dict[str, aws.apigateway.UsagePlan]
+    #: With `iam`: the `execute-api:Invoke` resources of the protected routes, one per route,
+    #: `arn:aws:execute-api:<region>:<account>:<api id>/<stage>/<METHOD>/<path>` (path
+    #: parameters as `*`), for the callers' IAM policies.
+    invoke_policy_resources: list[pulumi.Output[str]]
+    certificate_arn: pulumi.Output[str]
+    certificate_expiry_alarm: aws.cloudwatch.MetricAlarm
 
     def __init__(
         self,
@@ -187,7 +261,7 @@ class RegionalApi(pulumi.ComponentResource):
                 rest_api=self.rest_api.id,
                 resource_id=resource_ids[route.path],
                 http_method=route.method,
-                authorization="NONE",
+                **_method_access(args, route),
                 opts=child,
             )
             integration = aws.apigateway.Integration(
@@ -233,8 +307,12 @@ class RegionalApi(pulumi.ComponentResource):
             # replaced (a new invoke ARN); otherwise the stage keeps serving the old snapshot
             # of the API, whose integrations point at the function that is gone.
             triggers={
+                # The routes' access settings too: a stage keeps serving the snapshot it was
+                # deployed with, so a method that now needs a signature would stay open.
                 "routes": _routes_fingerprint(
-                    [route for _, route in handled], args.integration_timeout_ms
+                    [route for _, route in handled],
+                    args.integration_timeout_ms,
+                    [_method_access(args, route) for _, route in handled],
                 ),
                 "integrations": _targets_fingerprint(
                     [handler.function.invoke_arn for handler, _ in handled]
@@ -304,14 +382,21 @@ class RegionalApi(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.execution_logs]),
         )
 
-        certificate_arn = args.certificate_arn or self._certificate(
-            name, region, args.domain_name, args.zone_id, args.tags, child
+        self._access(name, region, args, child)
+
+        if args.certificate_arn is not None:
+            self.certificate_arn = pulumi.Output.from_input(args.certificate_arn)
+            alarmed_arn = self.certificate_arn
+        else:
+            self.certificate_arn, alarmed_arn = self._certificate(name, region, args, child)
+        self.certificate_expiry_alarm = _certificate_expiry_alarm(
+            f"{name}-cert-expiry", region, alarmed_arn, args, child
         )
         self.domain = aws.apigateway.DomainName(
             f"{name}-domain",
             region=region,
             domain_name=args.domain_name,
-            regional_certificate_arn=certificate_arn,
+            regional_certificate_arn=self.certificate_arn,
             endpoint_configuration=aws.apigateway.DomainNameEndpointConfigurationArgs(
                 types="REGIONAL"
             ),
@@ -343,8 +428,72 @@ class RegionalApi(pulumi.ComponentResource):
                 "invokeUrl": self.invoke_url,
                 "regionalDomainName": self.domain.regional_domain_name,
                 "regionalZoneId": self.domain.regional_zone_id,
+                "apiKeyIds": {client: key.id for client, key in self.api_keys.items()},
+                "invokePolicyResources": self.invoke_policy_resources,
             }
         )
+
+    def _access(
+        self, name: str, region: str, args: RegionalApiArgs, child: pulumi.ResourceOptions
+    ) -> None:
+        """The callers' side of access control: the IAM resources to grant (iam), or each
+        client's key and usage plan in this region (apiKey)."""
+        self.invoke_policy_resources = [
+            pulumi.Output.concat(
+                self.rest_api.execution_arn,
+                f"/{args.stage_name}/{route.method.replace('ANY', '*')}/{_arn_path(route.path)}",
+            )
+            for _, route in args.handled_routes()
+            if args.authorization == "iam" and args.protects(route)
+        ]
+        self.api_keys = {}
+        self.usage_plans = {}
+        for client in args.api_clients:
+            slug = _slug_text(client.name)
+            plan = aws.apigateway.UsagePlan(
+                f"{name}-plan-{slug}",
+                region=region,
+                description=f"API client {client.name}: its limits in {region}",
+                # The stage's name comes from the stage resource: the plan needs the stage.
+                api_stages=[
+                    aws.apigateway.UsagePlanApiStageArgs(
+                        api_id=self.rest_api.id, stage=self.stage.stage_name
+                    )
+                ],
+                throttle_settings=aws.apigateway.UsagePlanThrottleSettingsArgs(
+                    rate_limit=client.rate_limit, burst_limit=client.burst_limit
+                ),
+                quota_settings=(
+                    aws.apigateway.UsagePlanQuotaSettingsArgs(
+                        limit=client.quota_per_day, period="DAY"
+                    )
+                    if client.quota_per_day is not None
+                    else None
+                ),
+                tags={**args.tags, "api-client": client.name},
+                opts=child,
+            )
+            # No value: API Gateway generates one. Given one (another region's key value, a
+            # secret), this key accepts the same header as that region's.
+            key = aws.apigateway.ApiKey(
+                f"{name}-key-{slug}",
+                region=region,
+                description=f"API client {client.name}",
+                enabled=True,
+                value=args.api_key_values.get(client.name),
+                tags={**args.tags, "api-client": client.name},
+                opts=child,
+            )
+            aws.apigateway.UsagePlanKey(
+                f"{name}-plan-key-{slug}",
+                region=region,
+                key_id=key.id,
+                key_type="API_KEY",
+                usage_plan_id=plan.id,
+                opts=child,
+            )
+            self.api_keys[client.name] = key
+            self.usage_plans[client.name] = plan
 
     def _path_resources(
         self,
@@ -373,44 +522,178 @@ class RegionalApi(pulumi.ComponentResource):
         return ids
 
     def _certificate(
-        self,
-        name: str,
-        region: str,
-        domain_name: str,
-        zone_id: pulumi.Input[str],
-        tags: dict[str, str],
-        child: pulumi.ResourceOptions,
-    ) -> pulumi.Output[str]:
-        """A certificate issued in this region (regional endpoints need a same-region cert)."""
+        self, name: str, region: str, args: RegionalApiArgs, child: pulumi.ResourceOptions
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """A certificate issued in this region (regional endpoints need a same-region cert),
+        validated through the shared record when there is one. Returns the validated ARN (for
+        the domain, which must wait for issuance) and the certificate's own ARN (for the
+        expiry alarm, which need not)."""
         certificate = aws.acm.Certificate(
             f"{name}-cert",
             region=region,
-            domain_name=domain_name,
+            domain_name=args.domain_name,
             validation_method="DNS",
-            tags=tags,
+            tags=args.tags,
             opts=child,
         )
-        option = certificate.domain_validation_options[0]
-        # ACM gives the same validation record for a domain in every region of an account, so
-        # each region's record overwrites the same CNAME instead of failing on it.
-        validation_record = aws.route53.Record(
-            f"{name}-cert-validation",
-            zone_id=zone_id,
-            name=option.resource_record_name,
-            type=option.resource_record_type,
-            records=[option.resource_record_value],
-            ttl=300,
-            allow_overwrite=True,
-            opts=child,
-        )
+        legacy_name = f"{name}-cert-validation"
+        if args.certificate_validation is not None:
+            fqdn = args.certificate_validation.fqdn_for(
+                certificate, legacy_name=legacy_name, legacy_parent=self
+            )
+        else:
+            fqdn = _validation_record(legacy_name, args.zone_id, certificate, child).fqdn
         validation = aws.acm.CertificateValidation(
             f"{name}-cert-issued",
             region=region,
             certificate_arn=certificate.arn,
-            validation_record_fqdns=[validation_record.fqdn],
+            validation_record_fqdns=[fqdn],
             opts=child,
         )
-        return validation.certificate_arn
+        return validation.certificate_arn, certificate.arn
+
+
+class SharedCertificateValidation:
+    """The one DNS record that validates (and keeps renewing) a domain's ACM certificates in
+    every region of an account.
+
+    ACM asks for the same CNAME (name and value) for a domain in every region of one account. A
+    record per region would be one DNS record with several owners: removing any region deletes
+    it for all, and the other certificates silently stop renewing. Here the record has one
+    owner (the resource named `name`, parented by `opts`), written from the first certificate
+    that asks for it; since every region's certificate gives the same name and value, removing
+    any region, the first included, leaves its inputs unchanged and it is neither replaced nor
+    deleted.
+
+    Earlier versions of RegionalApi wrote that CNAME once per region, as
+    `<api name>-cert-validation`. Deleting one of those old records would delete the shared
+    one: the provider deletes a Route53 record by reading the record set that has its name and
+    type now and sending ChangeResourceRecordSets DELETE with it, whoever wrote it, and Pulumi
+    deletes resources that left the program at the end of the update, after the new record is in
+    place. So on the first update with this version nothing of the old records may be deleted:
+    - the first region's old record becomes the shared one (an alias: same id, same inputs, no
+      change in DNS);
+    - every other region's old record is released rather than deleted: `Record.get` under its old
+      name with the shared record's id (the same zone, name and type, hence the same id) makes
+      the engine stop managing it without calling delete ("relinquish"). In a stack created by
+      this version the same `get` is a read of the shared record; dropping it later (a region
+      removed, or this code once every stack has run it) only forgets it.
+    Do not remove a region in the same update that first runs this version: nothing would
+    release that region's old record, and its deletion would take the shared CNAME with it.
+    """
+
+    def __init__(
+        self, name: str, zone_id: pulumi.Input[str], *, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        self.name = name
+        self.zone_id = zone_id
+        self.opts = opts or pulumi.ResourceOptions()
+        self.record: aws.route53.Record | None = None
+
+    def fqdn_for(
+        self,
+        certificate: aws.acm.Certificate,
+        *,
+        legacy_name: str,
+        legacy_parent: pulumi.Resource,
+    ) -> pulumi.Output[str]:
+        """The record's name, for `certificate`'s validation; the first call writes the record
+        from `certificate`'s validation options. `legacy_name` under `legacy_parent` is where an
+        earlier version kept this region's own copy of the record (see the class)."""
+        if self.record is None:
+            self.record = _validation_record(
+                self.name,
+                self.zone_id,
+                certificate,
+                pulumi.ResourceOptions.merge(
+                    self.opts,
+                    pulumi.ResourceOptions(
+                        aliases=[pulumi.Alias(name=legacy_name, parent=legacy_parent)]
+                    ),
+                ),
+            )
+        else:
+            aws.route53.Record.get(
+                legacy_name, self.record.id, opts=pulumi.ResourceOptions(parent=legacy_parent)
+            )
+        return self.record.fqdn
+
+
+def _validation_record(
+    resource_name: str,
+    zone_id: pulumi.Input[str],
+    certificate: aws.acm.Certificate,
+    opts: pulumi.ResourceOptions,
+) -> aws.route53.Record:
+    """The CNAME ACM asks for to validate `certificate` (a single-domain certificate)."""
+    option = certificate.domain_validation_options[0]
+    return aws.route53.Record(
+        resource_name,
+        zone_id=zone_id,
+        name=option.resource_record_name,
+        type=option.resource_record_type,
+        records=[option.resource_record_value],
+        ttl=300,
+        # Adopts the record whatever wrote it before (another stack of this domain in the
+        # account, an earlier version of this one) instead of failing on it.
+        allow_overwrite=True,
+        opts=opts,
+    )
+
+
+def _certificate_expiry_alarm(
+    resource_name: str,
+    region: str,
+    certificate_arn: pulumi.Input[str],
+    args: RegionalApiArgs,
+    child: pulumi.ResourceOptions,
+) -> aws.cloudwatch.MetricAlarm:
+    """Alarm when the certificate has fewer than CERTIFICATE_EXPIRY_ALARM_DAYS left: renewal has
+    not happened (a validation record gone, a certificate someone else manages)."""
+    actions = [args.alarm_action_arn] if args.alarm_action_arn is not None else []
+    days = thresholds.CERTIFICATE_EXPIRY_ALARM_DAYS
+    return aws.cloudwatch.MetricAlarm(
+        resource_name,
+        region=region,
+        alarm_description=(
+            f"The certificate of {args.domain_name} in {region} expires in fewer than {days} "
+            "days: ACM has not renewed it. Check its DNS validation record "
+            "(README: Certificates)."
+        ),
+        namespace="AWS/CertificateManager",
+        metric_name="DaysToExpiry",
+        dimensions={"CertificateArn": certificate_arn},
+        statistic="Minimum",
+        period=86_400,
+        evaluation_periods=1,
+        threshold=days,
+        comparison_operator="LessThanThreshold",
+        # ACM publishes one datapoint a day, and not at once for a new certificate: a late or
+        # missing datapoint keeps the alarm's state rather than raising it (a false alarm on
+        # every new certificate) or clearing it (an alarm that goes quiet while the certificate
+        # is still about to expire).
+        treat_missing_data="ignore",
+        alarm_actions=actions,
+        ok_actions=actions,
+        tags=args.tags,
+        opts=child,
+    )
+
+
+def _method_access(args: RegionalApiArgs, route: Route) -> dict[str, Any]:
+    """The Method arguments that decide who may call `route`."""
+    if not args.protects(route):
+        return {"authorization": "NONE"}
+    if args.authorization == "apiKey":
+        return {"authorization": "NONE", "api_key_required": True}
+    return {"authorization": "AWS_IAM"}
+
+
+def _arn_path(path: str) -> str:
+    """A route path as execute-api resource ARNs spell it: path parameters match any value."""
+    return "/".join(
+        "*" if part.startswith("{") and part.endswith("}") else part for part in path.split("/")
+    )
 
 
 def _slug_text(text: str) -> str:
@@ -428,6 +711,14 @@ def _targets_fingerprint(invoke_arns: Sequence[pulumi.Output[str]]) -> pulumi.Ou
     )
 
 
-def _routes_fingerprint(routes: Sequence[Route], integration_timeout_ms: int) -> str:
-    text = json.dumps([[route.method, route.path] for route in routes] + [integration_timeout_ms])
+def _routes_fingerprint(
+    routes: Sequence[Route],
+    integration_timeout_ms: int,
+    access: Sequence[Mapping[str, Any]] = (),
+) -> str:
+    text = json.dumps(
+        [[route.method, route.path] for route in routes]
+        + [integration_timeout_ms]
+        + [sorted(item.items()) for item in access]
+    )
     return hashlib.sha256(text.encode()).hexdigest()

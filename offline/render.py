@@ -10,10 +10,12 @@ from typing import Any
 
 from pulumi.runtime.rpc import UNKNOWN
 
+from resilience_policies import thresholds
+
 from .model import ADVISORY, MANDATORY, PreviewResult, Violation
 from .provider_calls import describe_arguments
 from .recording import SECRET_SIGNATURE, SECRET_SIGNATURE_KEY, Registration
-from .resilience import GLOBAL_REGION, Number, RegionSummary
+from .resilience import GLOBAL_REGION, ApiThrottling, ClientLimits, Number, RegionSummary
 
 MULTI_REGION = "multi-region"
 _INDENT = "    "
@@ -248,9 +250,58 @@ def _seconds(number: Number) -> str:
     return number.show("s")
 
 
+def _count(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "unknown at preview"
+    number = int(value) if float(value).is_integer() else value
+    return f"{number}{unit}"
+
+
+def _limits(rate: Number, burst: Number) -> str:
+    if rate.source == "unset" and burst.source == "unset":
+        return "no stage throttling"
+    return f"{_count(rate.value, ' rps')} / burst {_count(burst.value)}"
+
+
+def _throttling_lines(item: ApiThrottling, pad: str) -> list[str]:
+    """The per-method limits, how many methods they apply to, and what the API admits in the
+    region: the sum over its methods, capped by the account's limits."""
+    account = (
+        f"account limit {_count(thresholds.API_ACCOUNT_RATE_LIMIT_RPS, ' rps')} / burst "
+        f"{_count(thresholds.API_ACCOUNT_BURST_LIMIT)}, shared by the region's APIs"
+    )
+    per_method = _limits(item.method_rate_limit, item.method_burst_limit)
+    methods = f"{item.methods} method" + ("" if item.methods == 1 else "s")
+    if item.method_overrides:
+        methods += f" ({item.method_overrides} with their own limits, not added)"
+    ceiling = (
+        f"{_count(item.effective_rate_limit, ' rps')} / burst {_count(item.effective_burst_limit)}"
+    )
+    capped = {True: " (the account's)", False: "", None: ""}[item.capped_by_account]
+    lines = [
+        f"{pad}throttling     {item.api}: {per_method} per method x {methods} = up to "
+        f"{ceiling}{capped} for the API in this region ({account})"
+    ]
+    lines += [f"{pad}  {_client_line(plan)}" for plan in item.usage_plans]
+    return lines
+
+
+def _client_line(plan: ClientLimits) -> str:
+    if plan.quota.source == "unset":
+        quota = "no quota"
+    else:
+        quota = f"quota {_count(plan.quota.value)} per {plan.quota_period or 'period unknown'}"
+    return (
+        f"usage plan {plan.usage_plan}: each key {_limits(plan.rate_limit, plan.burst_limit)}, "
+        f"{quota}"
+    )
+
+
 def render_region(summary: RegionSummary) -> list[str]:
     pad = _INDENT * 2
     lines = [f"{_INDENT}{summary.region} ({summary.resources} resources)"]
+    for item in summary.throttling:
+        lines += _throttling_lines(item, pad)
     for chain in summary.timeout_chains:
         ms = chain.integration_timeout_ms
         api = "unknown at preview" if ms.value is None else f"{ms.value / 1000:g} s"
@@ -308,9 +359,7 @@ def render_resilience(regions: dict[str, RegionSummary]) -> list[str]:
     lines = ["Resilience summary (per region):"]
     shown = [summary for summary in regions.values() if not summary.is_empty()]
     if not shown:
-        lines.append(
-            f"{_INDENT}no API integrations, queue consumers, redrives or latency records found"
-        )
+        lines.append(f"{_INDENT}no APIs, queue consumers, redrives or latency records found")
     for summary in shown:
         lines += render_region(summary)
     return lines

@@ -26,6 +26,12 @@ MAPPING_TYPE: Final[str] = "aws:lambda/eventSourceMapping:EventSourceMapping"
 REDRIVE_TYPE: Final[str] = "aws:sqs/redrivePolicy:RedrivePolicy"
 HEALTH_CHECK_TYPE: Final[str] = "aws:route53/healthCheck:HealthCheck"
 RECORD_TYPE: Final[str] = "aws:route53/record:Record"
+REST_API_TYPE: Final[str] = "aws:apigateway/restApi:RestApi"
+METHOD_TYPE: Final[str] = "aws:apigateway/method:Method"
+METHOD_SETTINGS_TYPE: Final[str] = "aws:apigateway/methodSettings:MethodSettings"
+USAGE_PLAN_TYPE: Final[str] = "aws:apigateway/usagePlan:UsagePlan"
+#: The method path of a stage's default method settings: applied to every method SEPARATELY.
+ALL_METHODS: Final[str] = "*/*"
 
 GLOBAL_REGION: Final[str] = "global"
 
@@ -117,6 +123,47 @@ class Failover:
 
 
 @dataclass
+class ClientLimits:
+    """One usage plan on the API: what each of its API keys may send to this region."""
+
+    usage_plan: str
+    rate_limit: Number
+    burst_limit: Number
+    #: Requests per `quota_period`; unset when the plan has no quota.
+    quota: Number
+    quota_period: str | None
+
+
+@dataclass
+class ApiThrottling:
+    """A REST API's throttling in one region, as API Gateway applies it.
+
+    The stage's `*/*` method settings limit each method separately, so the API as a whole
+    admits the per-method limits times its number of methods (each method-specific setting
+    replaces the default for its method), and never more than the account's limits in the
+    region (shared by all its APIs). Usage plans add per-key limits below that.
+    """
+
+    api: str
+    #: The `*/*` MethodSettings resource, None when the stage has none (only the account
+    #: limits apply).
+    method_settings: str | None
+    method_rate_limit: Number
+    method_burst_limit: Number
+    #: Methods the per-method limits apply to: every Method of the API.
+    methods: int
+    #: Method-specific MethodSettings (not `*/*`): their methods have their own limits, which
+    #: the effective ceiling below does not add up.
+    method_overrides: int
+    #: The ceiling for the whole API in the region: sum over methods, capped by the account.
+    effective_rate_limit: float | None
+    effective_burst_limit: float | None
+    #: Whether the account's limits, not the stage's, set the ceiling.
+    capped_by_account: bool | None
+    usage_plans: list[ClientLimits] = field(default_factory=list)
+
+
+@dataclass
 class RegionSummary:
     region: str
     resources: int = 0
@@ -124,9 +171,16 @@ class RegionSummary:
     queue_consumers: list[QueueConsumer] = field(default_factory=list)
     redrives: list[Redrive] = field(default_factory=list)
     failovers: list[Failover] = field(default_factory=list)
+    throttling: list[ApiThrottling] = field(default_factory=list)
 
     def is_empty(self) -> bool:
-        return not (self.timeout_chains or self.queue_consumers or self.redrives or self.failovers)
+        return not (
+            self.timeout_chains
+            or self.queue_consumers
+            or self.redrives
+            or self.failovers
+            or self.throttling
+        )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,6 +199,18 @@ class _Index:
 
     def of_type(self, type_token: str) -> list[Registration]:
         return [r for r in self.by_urn.values() if r.type == type_token]
+
+    def managed(self, type_token: str) -> list[Registration]:
+        """The resources of `type_token` the program manages (not those it only reads)."""
+        return [r for r in self.of_type(type_token) if not r.read]
+
+    def linking_to(self, target: Registration, type_token: str, prop: str) -> list[Registration]:
+        """The resources of `type_token` whose `prop` input was computed from `target`."""
+        return [
+            r
+            for r in self.managed(type_token)
+            if target.urn in r.property_dependencies.get(prop, [])
+        ]
 
 
 def region_key(resource: Registration) -> str:
@@ -302,6 +368,84 @@ def _failover(index: _Index, record: Registration) -> tuple[str, Failover] | Non
     )
 
 
+def _method_path(settings: Registration) -> str | None:
+    path = unwrap_secret(settings.inputs.get("methodPath"))
+    return path if isinstance(path, str) and path != UNKNOWN else None
+
+
+def _settings_limit(settings: Registration, key: str) -> Number:
+    block = unwrap_secret(settings.inputs.get("settings"))
+    if block == UNKNOWN:
+        return Number(None, "unknown")
+    if not isinstance(block, dict):
+        # No settings block: API Gateway leaves the method unthrottled below the account.
+        return Number(None, "unset")
+    return number_input(block, key, None)
+
+
+def _client_limits(plan: Registration) -> ClientLimits:
+    throttle = unwrap_secret(plan.inputs.get("throttleSettings"))
+    quota = unwrap_secret(plan.inputs.get("quotaSettings"))
+    if throttle == UNKNOWN:
+        rate, burst = Number(None, "unknown"), Number(None, "unknown")
+    else:
+        block = throttle if isinstance(throttle, dict) else {}
+        rate = number_input(block, "rateLimit", None)
+        burst = number_input(block, "burstLimit", None)
+    period: str | None = None
+    if quota == UNKNOWN:
+        limit = Number(None, "unknown")
+    elif isinstance(quota, dict):
+        limit = number_input(quota, "limit", None)
+        raw_period = unwrap_secret(quota.get("period"))
+        period = raw_period if isinstance(raw_period, str) and raw_period != UNKNOWN else None
+    else:
+        limit = Number(None, "unset")
+    return ClientLimits(
+        usage_plan=plan.name, rate_limit=rate, burst_limit=burst, quota=limit, quota_period=period
+    )
+
+
+def _ceiling(per_method: Number, methods: int, account: float) -> tuple[float | None, bool | None]:
+    """(the API's ceiling in the region, whether the account's limit sets it)."""
+    if per_method.source == "unset":
+        return account, True
+    if per_method.value is None:
+        return None, None
+    total = per_method.value * methods
+    return min(total, account), total > account
+
+
+def _api_throttling(index: _Index, api: Registration) -> ApiThrottling:
+    methods = index.linking_to(api, METHOD_TYPE, "restApi")
+    all_settings = index.linking_to(api, METHOD_SETTINGS_TYPE, "restApi")
+    defaults = [s for s in all_settings if _method_path(s) == ALL_METHODS]
+    overrides = [s for s in all_settings if _method_path(s) != ALL_METHODS]
+    default = defaults[0] if defaults else None
+    if default is None:
+        rate, burst = Number(None, "unset"), Number(None, "unset")
+    else:
+        rate = _settings_limit(default, "throttlingRateLimit")
+        burst = _settings_limit(default, "throttlingBurstLimit")
+    counted = max(len(methods) - len(overrides), 0)
+    rate_ceiling, rate_capped = _ceiling(rate, counted, thresholds.API_ACCOUNT_RATE_LIMIT_RPS)
+    burst_ceiling, burst_capped = _ceiling(burst, counted, thresholds.API_ACCOUNT_BURST_LIMIT)
+    capped = None if rate_capped is None or burst_capped is None else rate_capped or burst_capped
+    plans = [_client_limits(plan) for plan in index.linking_to(api, USAGE_PLAN_TYPE, "apiStages")]
+    return ApiThrottling(
+        api=api.name,
+        method_settings=default.name if default else None,
+        method_rate_limit=rate,
+        method_burst_limit=burst,
+        methods=len(methods),
+        method_overrides=len(overrides),
+        effective_rate_limit=rate_ceiling,
+        effective_burst_limit=burst_ceiling,
+        capped_by_account=capped,
+        usage_plans=sorted(plans, key=lambda item: item.usage_plan),
+    )
+
+
 def summarize(registrations: list[Registration]) -> dict[str, RegionSummary]:
     """Region -> its resilience numbers. Global resources count under "global"."""
     custom = [r for r in registrations if r.custom and not r.type.startswith("pulumi:providers:")]
@@ -341,7 +485,11 @@ def summarize(registrations: list[Registration]) -> dict[str, RegionSummary]:
             region_name, failover = found
             region(region_name).failovers.append(failover)
 
+    for api in index.managed(REST_API_TYPE):
+        region(region_key(api)).throttling.append(_api_throttling(index, api))
+
     for summary in regions.values():
+        summary.throttling.sort(key=lambda item: item.api)
         summary.timeout_chains.sort(key=lambda item: item.integration)
         summary.queue_consumers.sort(key=lambda item: item.mapping)
         summary.redrives.sort(key=lambda item: item.queue or "")

@@ -318,9 +318,9 @@ def test_powertools_layer_arn() -> None:
         == "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:27"
     )
     with pytest.raises(ValueError, match="architecture"):
-        powertools_layer_arn("eu-west-1", "python3.13", "i386")
+        powertools_layer_arn("eu-west-1", "python3.13", "i386", 27)
     with pytest.raises(ValueError, match="runtime"):
-        powertools_layer_arn("eu-west-1", "nodejs22.x")
+        powertools_layer_arn("eu-west-1", "nodejs22.x", "arm64", 27)
 
 
 def test_task_app_archive_holds_only_handler_modules() -> None:

@@ -20,6 +20,7 @@ PER_REGION = {
     "aws:apigateway/methodSettings:MethodSettings": 1,
     # POST /tasks, GET /tasks/{taskId}, GET /health; POST /bookings, GET /bookings/{bookingId}
     "aws:apigateway/integration:Integration": 5,
+    "aws:apigateway/method:Method": 5,
     "aws:apigateway/domainName:DomainName": 1,
     "aws:apigateway/basePathMapping:BasePathMapping": 1,
     "aws:acm/certificate:Certificate": 1,
@@ -31,8 +32,8 @@ PER_REGION = {
     # work queue, its DLQ, the stream consumer's on-failure queue
     "aws:sqs/queue:Queue": 3,
     "aws:sqs/redrivePolicy:RedrivePolicy": 1,
-    # DLQ depth, oldest message, on-failure queue depth, iterator age
-    "aws:cloudwatch/metricAlarm:MetricAlarm": 4,
+    # DLQ depth, oldest message, on-failure queue depth, iterator age, certificate expiry
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 5,
     "aws:sns/topic:Topic": 1,
     "aws:sfn/stateMachine:StateMachine": 1,
     "aws:kinesis/stream:Stream": 1,
@@ -140,16 +141,23 @@ def test_health_check_and_latency_record_per_region(prod_run: Run) -> None:
     for check in checks:
         assert check.inputs["type"] == "HTTPS"
         assert check.inputs["resourcePath"] == "/v1/health"
-        assert check.inputs["requestInterval"] == 30 and check.inputs["failureThreshold"] == 3
+        # Pulumi.prod.yaml: 10 s checks, 3 failures, CNAME records with a 30 s TTL.
+        assert check.inputs["requestInterval"] == 10 and check.inputs["failureThreshold"] == 3
         assert check.inputs["fqdn"].endswith(".amazonaws.com")
     by_region = {record.inputs["setIdentifier"]: record for record in latency}
     assert set(by_region) == {"us-east-1", "eu-west-1"}
+    domains = {
+        d.inputs["region"]: d for d in prod_run.of_type("aws:apigateway/domainName:DomainName")
+    }
     for region, record in by_region.items():
         assert record.inputs["latencyRoutingPolicies"] == [{"region": region}]
         assert record.inputs["name"] == "tasks.example.com"
         assert record.inputs["healthCheckId"]
-        assert record.inputs["aliases"][0]["evaluateTargetHealth"] is True
-        assert region in record.inputs["aliases"][0]["name"]
+        assert record.inputs["type"] == "CNAME" and record.inputs["ttl"] == 30
+        assert "aliases" not in record.inputs
+        # The CNAME points at the region's API custom domain, as the alias did.
+        assert record.inputs["records"] == [domains[region].outputs["regionalDomainName"]]
+        assert region in record.inputs["records"][0]
 
 
 def test_api_function_times_out_before_the_integration(prod_run: Run) -> None:

@@ -1,0 +1,418 @@
+"""Who may call the API (IAM or API keys with usage plans), one certificate validation record
+for every region, and an expiry alarm on each certificate: the components and the whole program
+under mocks."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import harness
+import pytest
+from harness import UNKNOWN, Registration, Run
+from program_runs import REPO, prod_config, run_program
+from resilient_serverless import Function, FunctionArgs, RegionalApi, RegionalApiArgs, Route
+from resilient_serverless.api_access import ApiClient
+
+from offline.recording import (
+    SECRET_SIGNATURE,
+    SECRET_SIGNATURE_KEY,
+    OfflineMocks,
+    RecordingMonitor,
+)
+from resilience_policies import thresholds
+
+NS = "resilient-serverless:"
+METHOD = "aws:apigateway/method:Method"
+USAGE_PLAN = "aws:apigateway/usagePlan:UsagePlan"
+API_KEY = "aws:apigateway/apiKey:ApiKey"
+PLAN_KEY = "aws:apigateway/usagePlanKey:UsagePlanKey"
+RECORD = "aws:route53/record:Record"
+CERTIFICATE = "aws:acm/certificate:Certificate"
+VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+ROUTES = [Route("GET", "health"), Route("GET", "items/{id}"), Route("POST", "items")]
+CLIENTS = (
+    ApiClient("mobile-app", rate_limit=20, burst_limit=40, quota_per_day=100_000),
+    ApiClient("partner", rate_limit=2.5, burst_limit=5),
+)
+
+
+def _shop(run_components: Callable[..., Run], **changes: Any) -> Run:
+    def build() -> RegionalApi:
+        handler = Function(
+            "fn",
+            FunctionArgs(handler="app.handler", code=_code(), timeout_s=20),
+            region="ap-northeast-1",
+        )
+        return RegionalApi(
+            "shop",
+            RegionalApiArgs(
+                handler=handler,
+                routes=ROUTES,
+                domain_name="shop.example.com",
+                zone_id="Z1",
+                **changes,
+            ),
+            region="ap-northeast-1",
+        )
+
+    return run_components(build)
+
+
+def _code() -> Any:
+    import pulumi
+
+    return pulumi.AssetArchive({"app.py": pulumi.StringAsset("def handler(e, c):\n    return 1\n")})
+
+
+def _methods(run: Run) -> dict[str, dict[str, Any]]:
+    return {method.name: method.inputs for method in run.of_type(METHOD)}
+
+
+def _staging_config() -> dict[str, Any]:
+    import yaml
+
+    return dict(yaml.safe_load((REPO / "Pulumi.staging.yaml").read_text())["config"])
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SECRET_SIGNATURE_KEY) == SECRET_SIGNATURE
+
+
+# --- Access control ------------------------------------------------------------------------------
+
+
+def test_iam_signs_every_route_but_the_health_route(run_components: Callable[..., Run]) -> None:
+    run = _shop(run_components)
+    methods = _methods(run)
+    assert methods["shop-get-health"]["authorization"] == "NONE"
+    assert not methods["shop-get-health"].get("apiKeyRequired")
+    for name in ("shop-get-items-id", "shop-post-items"):
+        assert methods[name]["authorization"] == "AWS_IAM", name
+        assert not methods[name].get("apiKeyRequired"), name
+    assert not run.of_type(USAGE_PLAN) and not run.of_type(API_KEY) and not run.of_type(PLAN_KEY)
+    api: RegionalApi = run.result
+    assert len(api.invoke_policy_resources) == 2  # the two protected routes
+
+
+def test_invoke_policy_resources_name_each_protected_route(
+    run_components: Callable[..., Run],
+) -> None:
+    resolved: list[str] = []
+
+    def build() -> None:
+        import pulumi
+
+        handler = Function(
+            "fn",
+            FunctionArgs(handler="app.handler", code=_code(), timeout_s=20),
+            region="ap-northeast-1",
+        )
+        api = RegionalApi(
+            "shop",
+            RegionalApiArgs(
+                handler=handler, routes=ROUTES, domain_name="shop.example.com", zone_id="Z1"
+            ),
+            region="ap-northeast-1",
+        )
+        pulumi.Output.all(*api.invoke_policy_resources).apply(resolved.extend)
+
+    run = run_components(build)
+    arn = run.named("shop-api").outputs["executionArn"]
+    assert arn.startswith("arn:aws:execute-api:ap-northeast-1:")
+    assert sorted(resolved) == [f"{arn}/v1/GET/items/*", f"{arn}/v1/POST/items"]
+
+
+def test_api_keys_with_a_usage_plan_per_client(run_components: Callable[..., Run]) -> None:
+    run = _shop(run_components, authorization="apiKey", api_clients=CLIENTS)
+    methods = _methods(run)
+    assert methods["shop-get-health"]["authorization"] == "NONE"
+    assert not methods["shop-get-health"].get("apiKeyRequired"), "Route53 sends no key"
+    for name in ("shop-get-items-id", "shop-post-items"):
+        assert methods[name]["authorization"] == "NONE", name
+        assert methods[name]["apiKeyRequired"] is True, name
+
+    rest_api = run.named("shop-api")
+    stage = run.named("shop-stage")
+    plans = {plan.name: plan for plan in run.of_type(USAGE_PLAN)}
+    keys = {key.name: key for key in run.of_type(API_KEY)}
+    plan_keys = {link.name: link for link in run.of_type(PLAN_KEY)}
+    assert set(plans) == {"shop-plan-mobile-app", "shop-plan-partner"}
+    assert set(keys) == {"shop-key-mobile-app", "shop-key-partner"}
+    assert set(plan_keys) == {"shop-plan-key-mobile-app", "shop-plan-key-partner"}
+
+    mobile = plans["shop-plan-mobile-app"]
+    assert mobile.inputs["region"] == "ap-northeast-1"
+    assert mobile.inputs["throttleSettings"] == {"rateLimit": 20, "burstLimit": 40}
+    assert mobile.inputs["quotaSettings"] == {"limit": 100_000, "period": "DAY"}
+    # The plan covers this API's stage, linked by dependency, not by name.
+    assert set(mobile.property_dependencies["apiStages"]) == {rest_api.urn, stage.urn}
+    partner = plans["shop-plan-partner"]
+    assert partner.inputs["throttleSettings"] == {"rateLimit": 2.5, "burstLimit": 5}
+    assert "quotaSettings" not in partner.inputs, "no quota configured"
+
+    for client in ("mobile-app", "partner"):
+        key = keys[f"shop-key-{client}"]
+        assert key.inputs["region"] == "ap-northeast-1"
+        assert "value" not in key.inputs, "API Gateway generates the first value"
+        link = plan_keys[f"shop-plan-key-{client}"]
+        assert link.inputs["keyType"] == "API_KEY"
+        assert link.property_dependencies["keyId"] == [key.urn]
+        assert link.property_dependencies["usagePlanId"] == [plans[f"shop-plan-{client}"].urn]
+    api: RegionalApi = run.result
+    assert api.invoke_policy_resources == [], "IAM is not checked with API keys"
+
+
+def test_a_given_key_value_is_used_and_stays_secret(run_components: Callable[..., Run]) -> None:
+    run = _shop(
+        run_components,
+        authorization="apiKey",
+        api_clients=CLIENTS,
+        api_key_values={"partner": "p" * 24},
+    )
+    partner = run.named("shop-key-partner").inputs["value"]
+    assert _is_secret(partner) and partner["value"] == "p" * 24
+    assert "value" not in run.named("shop-key-mobile-app").inputs
+
+
+def test_changing_who_may_call_redeploys_the_stage(run_components: Callable[..., Run]) -> None:
+    iam = _shop(run_components).named("shop-deployment").inputs["triggers"]["routes"]
+    keys = _shop(run_components, authorization="apiKey", api_clients=CLIENTS)
+    assert keys.named("shop-deployment").inputs["triggers"]["routes"] != iam
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"authorization": "none"}, "authorization"),
+        ({"authorization": "apiKey"}, "at least one client"),
+        ({"api_clients": CLIENTS}, "only checked with"),
+        (
+            {"authorization": "apiKey", "api_clients": CLIENTS, "api_key_values": {"x": "v"}},
+            "not among api_clients",
+        ),
+        (
+            {"authorization": "apiKey", "api_clients": (CLIENTS[0], CLIENTS[0])},
+            "distinct name",
+        ),
+        (
+            {"authorization": "apiKey", "api_clients": (ApiClient("Bad Name", 1, 1),)},
+            "lowercase",
+        ),
+    ],
+)
+def test_access_args_are_checked(changes: dict[str, Any], message: str) -> None:
+    args = RegionalApiArgs(
+        handler=None,  # refused before the handler is looked at
+        routes=ROUTES,
+        domain_name="x.example.com",
+        zone_id="Z",
+        **changes,
+    )
+    with pytest.raises(ValueError, match=message):
+        args.validate()
+
+
+def test_staging_keys_share_one_value_across_regions() -> None:
+    run = run_program(_staging_config(), stack="staging")
+    regions = ["us-east-2", "us-west-2"]
+    for client in ("chaos-drills", "qa-team"):
+        first, second = (run.named(f"tasks-{region}-api-key-{client}") for region in regions)
+        assert first.inputs["region"] == "us-east-2" and second.inputs["region"] == "us-west-2"
+        assert "value" not in first.inputs, "API Gateway generates the value once"
+        # The other region's key takes the first key's value: the same header works anywhere.
+        assert second.property_dependencies["value"] == [first.urn]
+        assert _is_secret(second.inputs["value"])
+        assert second.inputs["value"]["value"] == first.outputs["value"]
+        for region in regions:
+            plan = run.named(f"tasks-{region}-api-plan-{client}")
+            assert plan.inputs["region"] == region
+            link = run.named(f"tasks-{region}-api-plan-key-{client}")
+            assert link.property_dependencies["keyId"] == [
+                run.named(f"tasks-{region}-api-key-{client}").urn
+            ]
+    assert run.named("tasks-us-west-2-api-plan-qa-team").inputs["quotaSettings"] == {
+        "limit": 5000,
+        "period": "DAY",
+    }
+    for method in run.of_type(METHOD):
+        if method.name.endswith("-get-health"):
+            assert method.inputs["authorization"] == "NONE", method.name
+            assert not method.inputs.get("apiKeyRequired"), "Route53 sends no key"
+        else:
+            assert method.inputs["authorization"] == "NONE", method.name
+            assert method.inputs["apiKeyRequired"] is True, method.name
+    assert len(run.of_type(METHOD)) == 10
+
+
+def test_staging_outputs_key_ids_only() -> None:
+    run = run_program(_staging_config(), stack="staging")
+    service = run.result["service"]
+    assert service.invoke_policy_resources == {}, "IAM is not what staging checks"
+    ids = service.api_key_ids
+    assert set(ids) == {"us-east-2", "us-west-2"}
+    assert all(set(clients) == {"chaos-drills", "qa-team"} for clients in ids.values())
+    assert len(run.of_type(API_KEY)) == 4
+    for region, clients in ids.items():
+        for client, key_id in clients.items():
+            # The key's id, not its value: `aws apigateway get-api-key --include-value` reads it.
+            key = service.regions[region].api.api_keys[client]
+            assert key_id is key.id and key_id is not key.value
+
+
+def test_prod_signs_every_route_but_health_in_every_region(prod_run: Run) -> None:
+    for region in ("us-east-1", "eu-west-1"):
+        methods = {
+            m.name.removeprefix(f"tasks-{region}-api-"): m.inputs
+            for m in prod_run.of_type(METHOD)
+            if m.region == region
+        }
+        assert methods["get-health"]["authorization"] == "NONE"
+        protected = {"post-tasks", "get-tasks-taskid", "post-bookings", "get-bookings-bookingid"}
+        assert set(methods) == protected | {"get-health"}
+        for name in protected:
+            assert methods[name]["authorization"] == "AWS_IAM", (region, name)
+    assert not prod_run.of_type(API_KEY) and not prod_run.of_type(USAGE_PLAN)
+    # Route53 still probes the open health route of each region.
+    checks = prod_run.of_type("aws:route53/healthCheck:HealthCheck")
+    assert checks and all(c.inputs["resourcePath"] == "/v1/health" for c in checks)
+
+
+# --- Certificates ----------------------------------------------------------------------------------
+
+
+def test_one_validation_record_for_every_region(prod_run: Run) -> None:
+    managed = [r for r in prod_run.of_type(RECORD) if not r.read and "validation" in r.name]
+    (record,) = managed
+    assert record.name == "tasks-certificate-validation"
+    assert record.parent.endswith("ActiveActiveService::tasks")
+    assert record.inputs["allowOverwrite"] is True and record.inputs["type"] == "CNAME"
+    certificates = {c.region: c for c in prod_run.of_type(CERTIFICATE)}
+    assert set(certificates) == {"us-east-1", "eu-west-1"}
+    # Written from the first region's certificate (any region's gives the same CNAME).
+    assert set(record.property_dependencies["name"]) == {certificates["us-east-1"].urn}
+    for validation in prod_run.of_type(VALIDATION):
+        assert validation.property_dependencies["validationRecordFqdns"] == [record.urn]
+        assert validation.property_dependencies["certificateArn"] == [
+            certificates[validation.region].urn
+        ]
+
+
+class _AliasMonitor(RecordingMonitor):
+    """Also keeps the aliases each registration asks for (the recording leaves them out)."""
+
+    aliases: dict[str, list[Any]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        _AliasMonitor.aliases[response.urn] = [
+            (alias.spec.name, alias.spec.parentUrn) for alias in request.aliases
+        ]
+        return response
+
+
+def test_old_per_region_records_are_adopted_or_released(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The earlier per-region records must not be deleted when this version first runs: the
+    provider deletes a record by name and type, which would take the shared CNAME along."""
+    monkeypatch.setattr(harness, "RecordingMonitor", _AliasMonitor)
+    prod_run = run_program(prod_config())
+    (record,) = [r for r in prod_run.of_type(RECORD) if r.name == "tasks-certificate-validation"]
+    # The first region's old record becomes the shared one (same id, same inputs: no change).
+    (first_api,) = [
+        r
+        for r in prod_run.of_type("resilient-serverless:api:RegionalApi")
+        if r.name == "tasks-us-east-1-api"
+    ]
+    assert _AliasMonitor.aliases[record.urn] == [
+        ("tasks-us-east-1-api-cert-validation", first_api.urn)
+    ]
+    # Every other region's old record is released: read under its old name and parent (its
+    # old URN) by the shared record's id, which the engine takes as "stop managing" rather than
+    # "delete" (the ids match: same zone, name and type).
+    (released,) = [r for r in prod_run.of_type(RECORD) if r.read]
+    (second_api,) = [
+        r
+        for r in prod_run.of_type("resilient-serverless:api:RegionalApi")
+        if r.name == "tasks-eu-west-1-api"
+    ]
+    assert released.name == "tasks-eu-west-1-api-cert-validation"
+    assert released.parent == second_api.urn
+    assert released.resource_id == record.resource_id
+
+
+class _DomainValidationMocks(OfflineMocks):
+    """ACM's real behaviour, which the generic offline outputs do not have: the validation
+    CNAME of a domain is the same in every region of an account."""
+
+    def outputs_for(self, registration: Registration) -> tuple[str, dict[str, Any]]:
+        resource_id, state = super().outputs_for(registration)
+        if registration.type == CERTIFICATE and isinstance(
+            state.get("domainValidationOptions"), list
+        ):
+            domain = registration.inputs["domainName"]
+            token = hashlib.sha256(f"123456789012:{domain}".encode()).hexdigest()[:32]
+            state["domainValidationOptions"] = [
+                {
+                    "domainName": domain,
+                    "resourceRecordName": f"_{token}.{domain}.",
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": f"_{token[::-1]}.acm-validations.aws.",
+                }
+            ]
+        return resource_id, state
+
+
+def test_removing_any_region_leaves_the_validation_record_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(harness, "OfflineMocks", _DomainValidationMocks)
+
+    def record_in(regions: list[str]) -> Registration:
+        run = run_program(prod_config() | {f"{NS}regions": regions})
+        (record,) = [r for r in run.of_type(RECORD) if r.name == "tasks-certificate-validation"]
+        return record
+
+    three = record_in(["us-east-1", "eu-west-1", "ap-southeast-2"])
+    for fewer in (["eu-west-1", "ap-southeast-2"], ["us-east-1", "ap-southeast-2"]):
+        record = record_in(fewer)
+        assert record.urn == three.urn, fewer
+        assert record.inputs == three.inputs, fewer
+        assert record.resource_id == three.resource_id, fewer
+    assert UNKNOWN not in str(three.inputs)
+
+
+def test_each_certificate_alarms_before_it_expires(prod_run: Run) -> None:
+    topics = {t.region: t for t in prod_run.of_type("aws:sns/topic:Topic")}
+    certificates = {c.region: c for c in prod_run.of_type(CERTIFICATE)}
+    alarms = [a for a in prod_run.of_type(ALARM) if a.inputs["metricName"] == "DaysToExpiry"]
+    assert {a.region for a in alarms} == {"us-east-1", "eu-west-1"} and len(alarms) == 2
+    for alarm in alarms:
+        inputs = alarm.inputs
+        assert inputs["namespace"] == "AWS/CertificateManager"
+        assert inputs["statistic"] == "Minimum" and inputs["period"] == 86_400
+        assert inputs["comparisonOperator"] == "LessThanThreshold"
+        assert inputs["threshold"] == thresholds.CERTIFICATE_EXPIRY_ALARM_DAYS
+        assert inputs["treatMissingData"] == "ignore"
+        assert alarm.property_dependencies["dimensions"] == [certificates[alarm.region].urn]
+        assert alarm.property_dependencies["alarmActions"] == [topics[alarm.region].urn]
+
+
+def test_a_certificate_brought_along_is_alarmed_on_too(run_components: Callable[..., Run]) -> None:
+    arn = "arn:aws:acm:ap-northeast-1:1:certificate/x"
+    run = _shop(run_components, certificate_arn=arn, alarm_action_arn="arn:aws:sns:x:1:t")
+    (alarm,) = run.of_type(ALARM)
+    assert alarm.inputs["region"] == "ap-northeast-1"
+    assert alarm.inputs["dimensions"] == {"CertificateArn": arn}
+    assert alarm.inputs["alarmActions"] == ["arn:aws:sns:x:1:t"]
+    assert not run.of_type(RECORD) and not run.of_type(CERTIFICATE)
+
+
+def test_a_standalone_api_validates_with_its_own_record(run_components: Callable[..., Run]) -> None:
+    run = _shop(run_components)
+    (record,) = run.of_type(RECORD)
+    assert record.name == "shop-cert-validation" and not record.read
+    (alarm,) = run.of_type(ALARM)
+    assert alarm.property_dependencies["dimensions"] == [run.named("shop-cert").urn]
+    assert alarm.inputs["alarmActions"] == []
