@@ -1,8 +1,9 @@
 """The chaos drill: the task app through a dependency outage, a slowdown and its recovery.
 
 Two regions on a moto server on 127.0.0.1, several containers of each function per region (each
-a process, `containers.ProcessContainer`), clients that retry, and the tasks table as the failing
-dependency:
+a process, `containers.ProcessContainer`) behind the region's local API Gateway (IAM
+authorization, `gateway.LocalGateway`), clients that sign their calls for their region and
+retry, and the tasks table as the failing dependency:
 
     0 s .. warm-up .. fail: every table call answers 500 .. slow: every table call takes longer
     than the time left (the client's read timeout fires) .. recovered
@@ -34,15 +35,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from task_model import parse_task_id
+from tools.signed_call import SignedClient
+
 from . import local_aws
 from .containers import (
-    ContainerError,
     Observations,
     ProcessContainer,
     api_event,
     drill_process,
     poll_queue,
 )
+from .gateway import BASE_URL, DRILL_CREDENTIALS, LocalGateway
 from .output import Progress
 
 #: What a client retries (with the same Idempotency-Key).
@@ -258,6 +262,10 @@ def _run_clients(
     """Submit every task at a steady pace over the warm-up and fault windows, retrying with
     the same key until accepted (or out of patience)."""
     pace_s = (scenario.fault_end_s + 1.0) / max(len(records), 1)
+    # Each region's API behind its gateway; a client signs for its task's region, whose
+    # endpoint it calls (a regional endpoint: the region is known, not learned).
+    gateways = {region: LocalGateway(region) for region in api}
+    signers = {region: SignedClient(region=region, credentials=DRILL_CREDENTIALS) for region in api}
     start = time.monotonic()
     lock = threading.Lock()
     pending = list(enumerate(records))
@@ -277,24 +285,27 @@ def _run_clients(
             regional = api[record.region]
             while time.monotonic() - start < scenario.client_patience_s:
                 container = regional[(index + attempt) % len(regional)]
-                try:
-                    answer = container.invoke(
-                        api_event("POST", "/tasks", body, {"Idempotency-Key": record.key})
-                    )
-                except ContainerError as error:  # API Gateway would answer 502
-                    answer = {"statusCode": 502, "body": str(error)}
+                # A function error is API Gateway's 502.
+                answer = signers[record.region].call(
+                    "POST",
+                    f"{BASE_URL}/tasks",
+                    body,
+                    {"Idempotency-Key": record.key},
+                    transport=gateways[record.region].transport(container.invoke),
+                )
                 attempt += 1
-                record.last_answer = f"{answer['statusCode']} {answer.get('body', '')[:300]}"
-                if answer["statusCode"] == 202:
+                text = answer.body.decode("utf-8", errors="replace")
+                record.last_answer = f"{answer.status} {text[:300]}"
+                if answer.status == 202:
                     # Recorded as the API answered; the client sees it unless its reply is
                     # lost on the way, and then retries with the same key.
-                    record.task_ids.add(json.loads(answer["body"])["taskId"])
+                    record.task_ids.add(json.loads(text)["taskId"])
                     with lock:
                         reply_lost = rng.random() < scenario.client_lost_reply_rate
                     if not reply_lost:
                         record.accepted = True
                         break
-                elif answer["statusCode"] not in RETRYABLE_STATUS:
+                elif answer.status not in RETRYABLE_STATUS:
                     break  # a client error or a bug: retrying would not help
                 time.sleep(min(1.0, 0.05 * 2**attempt) * (0.5 + rng.random() / 2))
             with lock:
@@ -427,8 +438,10 @@ def run_pass(url: str, scenario: Scenario, *, breaker: bool, label: str) -> dict
     found: dict[str, str] = {}
     for region in regions:
         found.update(local_aws.statuses(resources[region]))
-    expected_ids = {task_id for record in records for task_id in record.task_ids}
-    by_status = Counter(found.get(task_id, "MISSING") for task_id in expected_ids)
+    # The table and the queue know a task by its key, the last part of the id a client got.
+    keys = {record.key: {parse_task_id(t).key for t in record.task_ids} for record in records}
+    expected_keys = {key for task_keys in keys.values() for key in task_keys}
+    by_status = Counter(found.get(key, "MISSING") for key in expected_keys)
     probe_windows = observed.probe_windows(regions)
     done = by_status["SUCCEEDED"]
     failed = by_status["FAILED"] + by_status["ENQUEUE_FAILED"]
@@ -440,7 +453,7 @@ def run_pass(url: str, scenario: Scenario, *, breaker: bool, label: str) -> dict
         "tasks_lost": len(records) - done - failed - pending,
         "tasks_stuck_pending": pending,
         "tasks_processed_twice": sum(1 for n in observed.completions.values() if n > 1),
-        "duplicate_tasks_from_retries": sum(1 for r in records if len(r.task_ids) > 1),
+        "duplicate_tasks_from_retries": sum(1 for task_keys in keys.values() if len(task_keys) > 1),
         "containers": len(every),
         "invocation_overruns": sum(c.overruns for c in every),
         "table_calls_in_fault": observed.calls_in_fault(scenario),

@@ -6,10 +6,13 @@ Open loop: a submit starts every 1/rps seconds whatever the earlier ones are doi
 loop would slow down with the system and hide its latency). Each submit carries a fresh
 Idempotency-Key and is polled (GET statusUrl every 200 ms) until SUCCEEDED or FAILED.
 
-Without --url the drill runs the real handlers against a moto server on 127.0.0.1, with a
-token bucket in front of the API standing in for API Gateway's stage throttling (the stack's
-default 100 rps, burst 200: answered 429 without invoking the function) and worker containers
-playing Lambda's SQS poller. With --url it calls the deployed stack over HTTPS.
+Without --url the drill runs the real handlers against a moto server on 127.0.0.1, behind a
+local API Gateway (`gateway.LocalGateway`: IAM authorization, the signature checked for real)
+with a token bucket standing in for its stage throttling (the stack's default 100 rps, burst
+200: answered 429 without invoking the function), and worker containers playing Lambda's SQS
+poller. With --url it calls the deployed stack over HTTPS with the credentials of botocore's
+standard chain. Every call is signed with SigV4 (`tools.signed_call`), for the region the health
+route names.
 
 Figures: latency percentiles from submit to done, the submits' status codes, the share throttled
 (429), and tasks lost (accepted, but not done within `GRACE_S` after the last submit).
@@ -23,14 +26,14 @@ import json
 import queue
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from tools.signed_call import HttpAnswer, SignedClient, Transport
 
 from . import local_aws
 from .chaos import Recorder
@@ -38,11 +41,11 @@ from .containers import (
     Container,
     Observations,
     ProcessContainer,
-    api_event,
     drill_process,
     poll_queue,
     prepare_environment,
 )
+from .gateway import BASE_URL, DRILL_CREDENTIALS, LocalGateway
 from .output import Progress
 
 #: How long after the last submit a task may take before it counts as lost.
@@ -117,17 +120,23 @@ def local_api(
     threads = poll_queue(resources, pollers, stop)
     bucket = TokenBucket(THROTTLE_RATE, THROTTLE_BURST)
 
-    def call(
-        method: str, path: str, body: str | None, headers: dict[str, str]
-    ) -> tuple[int, dict[str, Any]]:
-        if not bucket.take():
-            return 429, {"message": "Too Many Requests"}
+    def invoke(event: dict[str, Any]) -> Any:
         container = idle.get()  # the next free container (Lambda would start another)
         try:
-            answer = container.invoke(api_event(method, path, body, headers))
+            return container.invoke(event)
         finally:
             idle.put(container)
-        return int(answer["statusCode"]), json.loads(answer.get("body") or "{}")
+
+    gateway = LocalGateway("eu-west-1").transport(invoke)
+
+    def throttled(
+        method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> HttpAnswer:
+        if not bucket.take():
+            return HttpAnswer(429, {}, b'{"message": "Too Many Requests"}')
+        return gateway(method, url, headers, body)
+
+    call = signed_api(SignedClient(credentials=DRILL_CREDENTIALS, transport=throttled), BASE_URL)
 
     def finish() -> None:
         for container in api:
@@ -139,29 +148,26 @@ def local_api(
     return call, finish
 
 
-def remote_api(base_url: str) -> Call:
+def signed_api(client: SignedClient, base_url: str) -> Call:
+    """Calls to the API at `base_url`, each signed by `client`."""
     base = base_url.rstrip("/")
 
     def call(
         method: str, path: str, body: str | None, headers: dict[str, str]
     ) -> tuple[int, dict[str, Any]]:
-        request = urllib.request.Request(
-            base + path,
-            data=None if body is None else body.encode(),
-            method=method,
-            headers={"Content-Type": "application/json", **headers},
-        )
+        answer = client.call(method, base + path, body, headers)
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as error:
-            try:
-                payload = json.loads(error.read() or b"{}")
-            except ValueError:
-                payload = {}
-            return error.code, payload
+            payload = answer.json()
+        except ValueError:
+            payload = {}
+        return answer.status, payload if isinstance(payload, dict) else {}
 
     return call
+
+
+def remote_api(base_url: str, transport: Transport | None = None) -> Call:
+    """The deployed stack, signed with the credentials of botocore's standard chain."""
+    return signed_api(SignedClient(transport=transport), base_url)
 
 
 def percentile(values: list[float], share: float) -> float:

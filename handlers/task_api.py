@@ -2,8 +2,13 @@
 
     POST /tasks            validate, write PENDING, queue it -> 202 + taskId + status URL
                            (idempotent: Idempotency-Key, else the request, names the task)
-    GET  /tasks/{taskId}   status (and result once done), from this region's table replica
-    GET  /health           reads the table and the queue in this region -> 200 or 503
+    GET  /tasks/{taskId}   status (and result once done), from this region's table replica;
+                           404 with Retry-After for a task another region wrote moments ago
+    GET  /health           reads the table and the queue in this region -> 200 or 503, and
+                           names the region (signing clients learn it here)
+
+Task ids are `<region>.<created_ms>.<key>` (see task_model.TaskId): the table and the queue use
+the key, clients the whole id.
 
 Lambda handler string: `task_api.handler`.
 """
@@ -12,10 +17,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -32,16 +38,20 @@ from circuit_breaker import BreakerEvent, CircuitOpenError
 from deadlines import Deadline, DeadlineExceeded
 from task_model import (
     IDEMPOTENCY_HEADER,
+    REGION_PATTERN,
+    TaskId,
     TaskMessage,
     TaskRequest,
     TaskStatus,
     ValidationError,
     format_timestamp,
     idempotent_task_id,
+    parse_task_id,
     parse_task_request,
+    regional_task_id,
+    replication_hint,
     request_fingerprint,
     validate_idempotency_key,
-    validate_task_id,
 )
 from task_settings import ConfigurationError, Settings, load_settings, metrics_namespace
 from task_store import (
@@ -57,6 +67,7 @@ from task_store import (
 RETRY_AFTER_S: Final[str] = "2"
 #: Seconds a send leaves before the deadline, so a failed send can still mark its task.
 MARK_RESERVE_S: Final[float] = 0.5
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 logger = Logger()
 # Only botocore is patched: auto-patching every supported library costs cold-start time for
@@ -108,6 +119,14 @@ def _utc_now() -> tuple[str, int]:
     return format_timestamp(now), int(now.timestamp())
 
 
+def _created_now() -> tuple[str, int, int]:
+    """Now as the item's timestamp, in Unix seconds, and in Unix milliseconds (the task id's
+    creation time, the same millisecond as the timestamp)."""
+    now = datetime.now(UTC)
+    epoch_ms = (now - _EPOCH) // timedelta(milliseconds=1)  # exact: no float rounding
+    return format_timestamp(now), epoch_ms // 1000, epoch_ms
+
+
 def build_status_url(event: Mapping[str, Any], task_id: str) -> str:
     """Where the client polls for this task, as seen from the client's side of API Gateway.
 
@@ -155,7 +174,7 @@ def _accepted(record: TaskRecord, status_url: str, replayed: bool = False) -> Re
     return json_response(
         202,
         {
-            "taskId": record.task_id,
+            "taskId": record.client_task_id,
             "status": record.status,
             "statusUrl": status_url,
             "createdAt": record.created_at,
@@ -185,7 +204,7 @@ def _repeated_submit(
                 503,
                 {
                     "error": "EnqueueFailed",
-                    "taskId": record.task_id,
+                    "taskId": record.client_task_id,
                     "dependency": "queue",
                     "status": record.status,
                     "message": "The task is stored but could not be queued now. Retry with "
@@ -208,7 +227,7 @@ def _handle_enqueue_failure(
     )
     not_queued = {
         "error": "EnqueueFailed",
-        "taskId": record.task_id,
+        "taskId": record.client_task_id,
         "dependency": "queue",
         "message": "The task could not be queued and will not run. Submit it again.",
     }
@@ -251,20 +270,23 @@ def submit_task() -> Response:
     request = parse_task_request(event.body, bool(event.is_base64_encoded))
 
     fingerprint = request_fingerprint(request)
-    task_id = idempotent_task_id(key, fingerprint)
-    created_at, now_epoch_s = _utc_now()
+    task_key = idempotent_task_id(key, fingerprint)
+    created_at, now_epoch_s, now_ms = _created_now()
+    task_id = regional_task_id(settings.region, now_ms, task_key)
     store = request_store(settings)
     logger.append_keys(taskId=task_id)
     record, created = store.put_pending_task(
-        task_id, request, created_at, now_epoch_s, request_hash=fingerprint
+        task_key, request, created_at, now_epoch_s, request_hash=fingerprint, public_id=task_id
     )
-    status_url = build_status_url(event.raw_event, task_id)
+    # A repeat gets the id of the submit that wrote the task (maybe in another region).
+    logger.append_keys(taskId=record.client_task_id)
+    status_url = build_status_url(event.raw_event, record.client_task_id)
     if not created:
         return _repeated_submit(store, record, request, status_url)
     # The send leaves time for marking the task ENQUEUE_FAILED if it fails.
     sender = store.with_deadline(store.deadline.reserve(MARK_RESERVE_S))
     try:
-        sender.enqueue_task(TaskMessage(task_id=task_id, request=request, created_at=created_at))
+        sender.enqueue_task(TaskMessage(task_id=task_key, request=request, created_at=created_at))
     except Exception as send_error:  # whatever went wrong, the PENDING item must not be left
         return _handle_enqueue_failure(store, record, send_error, status_url)
     _count("TasksSubmitted")
@@ -272,21 +294,47 @@ def submit_task() -> Response:
     return _accepted(record, status_url)
 
 
-@app.get("/tasks/<task_id>")
-@tracer.capture_method
-def get_task(task_id: str) -> Response:
-    task_id = validate_task_id(task_id)
-    record = request_store(load_settings()).get_task(task_id)
-    if record is None or record.is_expired(time.time()):
+def _not_here(task_id: TaskId, this_region: str, now_s: float, grace_s: int) -> Response:
+    """The answer for a task this region's replica does not have (or has only expired)."""
+    hint = replication_hint(task_id, this_region, int(now_s * 1000), grace_s * 1000)
+    if hint is None:
         return json_response(
             404,
             {
                 "error": "NotFound",
-                "taskId": task_id,
+                "taskId": str(task_id),
                 "message": "No task with this id: it was never submitted, or it expired.",
             },
         )
-    return json_response(200, record.to_public_dict())
+    _count("TasksNotReplicatedYet")
+    return json_response(
+        404,
+        {
+            "error": "TaskNotReplicatedYet",
+            "taskId": str(task_id),
+            "writtenInRegion": hint.written_region,
+            "region": this_region,
+            "retryAfterSeconds": hint.retry_after_s,
+            "message": f"The task was written in {hint.written_region} moments ago and has not "
+            f"reached {this_region} yet. Retry after {hint.retry_after_s} s, or ask "
+            f"{hint.written_region}'s own endpoint.",
+        },
+        {"Retry-After": str(hint.retry_after_s)},
+    )
+
+
+@app.get("/tasks/<task_id>")
+@tracer.capture_method
+def get_task(task_id: str) -> Response:
+    parsed = parse_task_id(task_id)
+    settings = load_settings()
+    # Strongly consistent for a task written here (or an older id, which names no region).
+    own_region = parsed.region in (None, settings.region)
+    record = request_store(settings).get_task(parsed.key, consistent=own_region)
+    now_s = time.time()
+    if record is None or record.is_expired(now_s):
+        return _not_here(parsed, settings.region, now_s, settings.replication_grace_s)
+    return json_response(200, record.to_public_dict(str(parsed)))
 
 
 @app.get("/health")
@@ -296,14 +344,16 @@ def health() -> Response:
         settings = load_settings()
     except ConfigurationError as error:
         logger.error("Health check: configuration invalid", extra={"reason": str(error)})
-        return json_response(
-            503,
-            {
-                "status": "unhealthy",
-                "failed": ["configuration"],
-                "dependencies": {"configuration": {"ok": False, "error": str(error)}},
-            },
-        )
+        body: dict[str, Any] = {
+            "status": "unhealthy",
+            "failed": ["configuration"],
+            "dependencies": {"configuration": {"ok": False, "error": str(error)}},
+        }
+        # Still named when it is valid: signing clients learn the region from this route.
+        region = os.environ.get("AWS_REGION", "").strip()
+        if REGION_PATTERN.match(region):
+            body["region"] = region
+        return json_response(503, body)
     # No breaker: the check must see the dependencies themselves (a breaker still open after
     # they recovered would keep the region out of DNS). The deadline still applies.
     deadline = Deadline.from_context(app.lambda_context, settings.deadline_margin_s)

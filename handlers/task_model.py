@@ -37,10 +37,33 @@ MAX_ABS_NUMBER: Final[int] = 10**12
 #: Largest `below` for prime counting: a sieve this size takes a few milliseconds and 1 MB.
 MAX_PRIME_LIMIT: Final[int] = 1_000_000
 
-_TASK_ID_PATTERN: Final = re.compile(
-    r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+_UUID4: Final[str] = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+#: AWS region names: two letters, one to three words, a number (eu-west-1, us-gov-west-1).
+_REGION: Final[str] = r"[a-z]{2}(?:-[a-z]+){1,3}-[0-9]{1,2}"
+REGION_PATTERN: Final = re.compile(rf"^{_REGION}\Z")
+#: A task's key in the table (and in queue messages): a lowercase UUID4. (\Z, not $: $ also
+#: matches before a trailing newline.)
+_TASK_ID_PATTERN: Final = re.compile(rf"^{_UUID4}\Z")
+_TASK_ID_EXPECTED: Final[str] = "a task key (a lowercase UUID4, the last part of a task id)"
+#: The creation time in a task id: Unix time in milliseconds, always 13 digits (until 2286), so
+#: the ids one region issues sort by time.
+CREATED_MS_DIGITS: Final[int] = 13
+_REGIONAL_TASK_ID_PATTERN: Final = re.compile(
+    rf"^(?P<region>{_REGION})\.(?P<created_ms>[0-9]{{{CREATED_MS_DIGITS}}})\.(?P<key>{_UUID4})\Z"
 )
-_TASK_ID_EXPECTED: Final[str] = "a task id as returned by POST /tasks (a lowercase UUID4)"
+_PUBLIC_TASK_ID_EXPECTED: Final[str] = (
+    "a task id as returned by POST /tasks: <region>.<creation time in Unix milliseconds, "
+    "13 digits>.<lowercase UUID4>, e.g. eu-west-1.1767225600000."
+    "0f8fad5b-d9cb-469f-a165-70867728950e (tasks submitted before ids named their region have "
+    "a bare lowercase UUID4)"
+)
+#: Seconds a client is told to wait before asking again for a task that has not replicated to
+#: this region yet: global tables usually replicate within a second or two.
+REPLICATION_RETRY_AFTER_S: Final[int] = 2
+#: How far in the future a task id's creation time may lie and still be trusted: the regions'
+#: clocks agree to well under a second (Lambda hosts use the Amazon Time Sync Service), so an id
+#: from further ahead was not issued by this service.
+MAX_CLOCK_SKEW_MS: Final[int] = 5_000
 
 
 class TaskStatus(StrEnum):
@@ -418,12 +441,13 @@ def request_fingerprint(request: TaskRequest) -> str:
 
 
 def idempotent_task_id(idempotency_key: str | None, fingerprint: str) -> str:
-    """The task id a submit resolves to, so repeats find the task that was written.
+    """The task key a submit resolves to, so repeats find the task that was written.
 
-    With an Idempotency-Key the id is derived from the key; without one, from the request's
-    fingerprint: tasks are pure functions of their request, so an identical request may share
-    the task (and its result). The two namespaces cannot collide. The id has the UUID4 form (the
-    version and variant bits are set) so every id passes `validate_task_id`.
+    With an Idempotency-Key the key is derived from the Idempotency-Key; without one, from the
+    request's fingerprint: tasks are pure functions of their request, so an identical request
+    may share the task (and its result). The two namespaces cannot collide. The key has the
+    UUID4 form (the version and variant bits are set) so every key passes `validate_task_id`;
+    the id a client gets adds the region and the time (`regional_task_id`).
     """
     source = f"key\0{idempotency_key}" if idempotency_key is not None else f"body\0{fingerprint}"
     digest = bytearray(hashlib.sha256(source.encode("utf-8", errors="surrogatepass")).digest()[:16])
@@ -433,8 +457,9 @@ def idempotent_task_id(idempotency_key: str | None, fingerprint: str) -> str:
 
 
 def lenient_task_id(body: str) -> str | None:
-    """The task id of a message that failed validation, if one can be read at all: so even a
-    message the worker cannot run can mark its task FAILED instead of leaving it PENDING."""
+    """The task key of a message that failed validation, if one can be read at all: so even a
+    message the worker cannot run can mark its task FAILED instead of leaving it PENDING. A
+    hand-written message may carry the task id a client saw; its key is taken from it."""
     try:
         obj = json.loads(body)
     except (ValueError, RecursionError):
@@ -442,14 +467,92 @@ def lenient_task_id(body: str) -> str | None:
     task_id = obj.get("taskId") if isinstance(obj, dict) else None
     if isinstance(task_id, str) and _TASK_ID_PATTERN.match(task_id):
         return task_id
+    if isinstance(task_id, str) and (regional := _REGIONAL_TASK_ID_PATTERN.match(task_id)):
+        return regional["key"]
     return None
 
 
+def _got(value: object) -> str:
+    return f"{value!r}" if isinstance(value, str) and len(value) <= 60 else _describe(value)
+
+
 def validate_task_id(value: object, field: str = "taskId") -> str:
+    """A task key (a queue message's `taskId`, the table's key): a lowercase UUID4."""
     if not isinstance(value, str) or not _TASK_ID_PATTERN.match(value):
-        got = f"{value!r}" if isinstance(value, str) and len(value) <= 60 else _describe(value)
-        raise ValidationError(field, _TASK_ID_EXPECTED, got=got)
+        raise ValidationError(field, _TASK_ID_EXPECTED, got=_got(value))
     return value
+
+
+@dataclass(frozen=True)
+class TaskId:
+    """A task id as clients see it: `<region>.<created_ms>.<key>`.
+
+    The region and the creation time say where and when the task was written, so a region
+    that does not have the task yet can tell "not replicated yet" from "no such task". The key
+    (a UUID4, derived from the Idempotency-Key or the request) is what the table and the queue
+    use: a repeated submit, in any region and at any time, finds the same item. Ids issued
+    before ids named their region are the bare key (region and time None) and stay valid.
+    """
+
+    key: str
+    region: str | None = None
+    created_ms: int | None = None
+
+    def __str__(self) -> str:
+        if self.region is None or self.created_ms is None:
+            return self.key
+        return f"{self.region}.{self.created_ms:0{CREATED_MS_DIGITS}d}.{self.key}"
+
+
+def regional_task_id(region: str, created_ms: int, key: str) -> str:
+    """The id a submit hands out for the task stored under `key`, written in `region` at
+    `created_ms` (Unix milliseconds)."""
+    if not REGION_PATTERN.match(region):
+        raise ValueError(f"not an AWS region name: {region!r}")
+    if not 0 <= created_ms < 10**CREATED_MS_DIGITS:
+        raise ValueError(f"creation time out of range: {created_ms}")
+    return str(TaskId(validate_task_id(key, "key"), region, created_ms))
+
+
+def parse_task_id(value: object, field: str = "taskId") -> TaskId:
+    """A task id from a client: the regional form, or the bare key of an older task."""
+    if isinstance(value, str):
+        if _TASK_ID_PATTERN.match(value):
+            return TaskId(value)
+        regional = _REGIONAL_TASK_ID_PATTERN.match(value)
+        if regional:
+            return TaskId(regional["key"], regional["region"], int(regional["created_ms"]))
+    raise ValidationError(field, _PUBLIC_TASK_ID_EXPECTED, got=_got(value))
+
+
+@dataclass(frozen=True)
+class ReplicationHint:
+    """A task this region does not have, that another region wrote moments ago."""
+
+    written_region: str
+    retry_after_s: int
+
+
+def replication_hint(
+    task_id: TaskId, this_region: str, now_ms: int, grace_ms: int
+) -> ReplicationHint | None:
+    """Whether a GET that found no task should say "not replicated yet" rather than "no such task".
+
+    Only for an id written in another region less than `grace_ms` ago: the global table
+    replicates asynchronously, so such a task may simply not be here yet. An id of this region
+    is read strongly consistently, so a miss is final; an older id had time to arrive; an old
+    bare-key id names no region. Retry-After is REPLICATION_RETRY_AFTER_S, cut to the whole
+    seconds left of the grace period (at least 1 s).
+    """
+    if task_id.region is None or task_id.created_ms is None or task_id.region == this_region:
+        return None
+    age_ms = now_ms - task_id.created_ms
+    if age_ms >= grace_ms or age_ms < -MAX_CLOCK_SKEW_MS:
+        return None
+    left_ms = grace_ms - max(age_ms, 0)
+    # Whole seconds, rounded down: the retry still falls within the grace period.
+    retry_after_s = max(1, min(REPLICATION_RETRY_AFTER_S, left_ms // 1000))
+    return ReplicationHint(task_id.region, retry_after_s)
 
 
 def parse_task_message(body: str) -> TaskMessage:

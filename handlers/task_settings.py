@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from circuit_breaker import BreakerSettings, StoreFailureMode
+from task_model import REGION_PATTERN
 
 #: How long a task (and its result) stays readable when TASK_TTL_SECONDS is not set: long
 #: enough for a client that polls lazily, short enough that the table does not grow forever.
@@ -27,6 +28,14 @@ DEFAULT_METRICS_NAMESPACE: Final[str] = "ResilientServerless"
 #: Time kept back from every invocation's deadline for answering after a call gave up (a 503
 #: with Retry-After, a record reported as failed, a task marked FAILED).
 DEFAULT_DEADLINE_MARGIN_MS: Final[int] = 1000
+#: How long after a task was written in another region a GET that misses it answers "not
+#: replicated yet" (404 with Retry-After) instead of a plain 404. Global tables usually
+#: replicate within a second or two; a minute also covers the lag spikes of a write burst or a
+#: replication backlog, while an id that never arrives (made up, or lost with its region before
+#: it replicated) stops being retried here soon. The client can also ask the region that
+#: wrote the task, which the hint names.
+DEFAULT_REPLICATION_GRACE_SECONDS: Final[int] = 60
+MAX_REPLICATION_GRACE_SECONDS: Final[int] = 3600
 
 
 class ConfigurationError(RuntimeError):
@@ -50,6 +59,7 @@ class Settings:
     #: The queue's maxReceiveCount: on a record's last receive the worker marks its task FAILED.
     max_receive_count: int | None = None
     deadline_margin_s: float = DEFAULT_DEADLINE_MARGIN_MS / 1000
+    replication_grace_s: int = DEFAULT_REPLICATION_GRACE_SECONDS
 
     def require_queue_url(self) -> str:
         if not self.queue_url:
@@ -64,6 +74,17 @@ def _required(environ: Mapping[str, str], name: str, what: str) -> str:
     if not value:
         raise ConfigurationError(name, f"is required: set it to {what}")
     return value
+
+
+def _region(environ: Mapping[str, str]) -> str:
+    # Lambda sets AWS_REGION itself; it decides which replica and which queue we talk to, and
+    # it is written into every task id this region issues.
+    region = _required(environ, "AWS_REGION", "the region this function runs in")
+    if not REGION_PATTERN.match(region):
+        raise ConfigurationError(
+            "AWS_REGION", f"must be an AWS region name such as eu-west-1, got {region!r}"
+        )
+    return region
 
 
 def _ttl_seconds(environ: Mapping[str, str]) -> int:
@@ -122,7 +143,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         table_name=_required(env, "TABLE_NAME", "the name of the tasks DynamoDB table"),
         # Lambda sets AWS_REGION itself; it decides which replica and which queue we talk to.
-        region=_required(env, "AWS_REGION", "the region this function runs in"),
+        region=_region(env),
         task_ttl_seconds=_ttl_seconds(env),
         queue_url=env.get("QUEUE_URL", "").strip() or None,
         breaker_table_name=env.get("BREAKER_TABLE_NAME", "").strip() or None,
@@ -132,6 +153,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             env, "DEADLINE_MARGIN_MS", DEFAULT_DEADLINE_MARGIN_MS, 50, 10_000
         )
         / 1000,
+        replication_grace_s=_whole(
+            env,
+            "REPLICATION_GRACE_SECONDS",
+            DEFAULT_REPLICATION_GRACE_SECONDS,
+            1,
+            MAX_REPLICATION_GRACE_SECONDS,
+        ),
     )
 
 

@@ -38,7 +38,7 @@ from task_settings import ConfigurationError, Settings
 
 T = TypeVar("T")
 
-#: The key the health check reads. Never written, and never a valid task id (ids are UUIDs),
+#: The key the health check reads. Never written, and never a valid task key (keys are UUIDs),
 #: so GetItem on it exercises the table's read path without touching a real task.
 HEALTH_PROBE_KEY: Final[str] = "health-check"
 
@@ -67,6 +67,7 @@ class IdempotencyConflict(Exception):
 
 @dataclass(frozen=True)
 class TaskRecord:
+    #: The table key (a UUID4): the last part of the id clients see.
     task_id: str
     status: str
     task_type: str
@@ -80,6 +81,14 @@ class TaskRecord:
     updated_at: str | None = None
     error: str | None = None
     request_hash: str | None = None
+    #: The id the submit that wrote the item handed out (`<region>.<created_ms>.<key>`); None
+    #: for items written before ids named their region, whose id is the key itself.
+    public_id: str | None = None
+
+    @property
+    def client_task_id(self) -> str:
+        """The id clients know this task by."""
+        return self.public_id or self.task_id
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> TaskRecord:
@@ -102,16 +111,17 @@ class TaskRecord:
             updated_at=text("updatedAt"),
             error=text("error"),
             request_hash=text("requestHash"),
+            public_id=text("publicId"),
         )
 
     def is_expired(self, now_epoch_s: float) -> bool:
         """DynamoDB deletes expired items lazily (within days), so reads must check the TTL."""
         return 0 < self.expires_at <= now_epoch_s
 
-    def to_public_dict(self) -> dict[str, Any]:
-        """What GET /tasks/{taskId} shows the client."""
+    def to_public_dict(self, task_id: str | None = None) -> dict[str, Any]:
+        """What GET /tasks/{taskId} shows the client (`task_id`: the id it asked for)."""
         body: dict[str, Any] = {
-            "taskId": self.task_id,
+            "taskId": task_id or self.client_task_id,
             "status": self.status,
             "taskType": self.task_type,
             "createdAt": self.created_at,
@@ -220,10 +230,12 @@ class TaskStore:
         created_at: str,
         now_epoch_s: int,
         request_hash: str | None = None,
+        public_id: str | None = None,
     ) -> tuple[TaskRecord, bool]:
-        """Write the PENDING task; returns (record, created).
+        """Write the PENDING task under its key; returns (record, created).
 
-        The id is derived from the idempotency key, so a repeat finds the task already there:
+        `public_id` is the id the client is given. The key is derived from the idempotency
+        key (or the request), so a repeat finds the task already there:
         `created` is False and the record is the stored one. That includes our own write whose
         reply was lost (the retry fails the condition and reads back what the first attempt
         wrote). A task that failed (ENQUEUE_FAILED, FAILED) or expired is written afresh.
@@ -242,6 +254,8 @@ class TaskStore:
         }
         if request_hash is not None:
             item["requestHash"] = {"S": request_hash}
+        if public_id is not None:
+            item["publicId"] = {"S": public_id}
         try:
             self._call(
                 "table",
@@ -269,7 +283,7 @@ class TaskStore:
                 raise DependencyError("table", "PutItem", error) from error
             existing = TaskRecord.from_item(old)
             if existing.request_hash != request_hash:
-                raise IdempotencyConflict(task_id) from None
+                raise IdempotencyConflict(existing.client_task_id) from None
             return existing, False
         except BotoCoreError as error:
             raise DependencyError("table", "PutItem", error) from error
@@ -351,7 +365,14 @@ class TaskStore:
         """PENDING -> FAILED: the worker gives up on the task's message (its last receive)."""
         return self._transition(task_id, TaskStatus.FAILED, reason, updated_at, deadline)
 
-    def get_task(self, task_id: str) -> TaskRecord | None:
+    def get_task(self, task_id: str, consistent: bool = True) -> TaskRecord | None:
+        """The task stored under key `task_id` in this region's replica.
+
+        `consistent`: a strongly consistent read, which sees every write made in this region
+        (a client polling the region it submitted to sees its own write at once). It cannot
+        see further: a write made in another region arrives by replication, whatever the read,
+        so for such a task an eventually consistent read (half the cost) is as good.
+        """
         try:
             response = self._call(
                 "table",
@@ -359,9 +380,7 @@ class TaskStore:
                 lambda dynamodb: dynamodb.get_item(
                     TableName=self.settings.table_name,
                     Key={"taskId": {"S": task_id}},
-                    # Strongly consistent within this region's replica: a client polling the
-                    # region it submitted to sees its own write at once.
-                    ConsistentRead=True,
+                    ConsistentRead=consistent,
                 ),
             )
         except (ClientError, BotoCoreError) as error:

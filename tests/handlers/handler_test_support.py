@@ -9,6 +9,8 @@ from typing import Any
 
 import boto3
 
+from task_model import parse_task_id
+
 REGION = "eu-west-1"
 ACCOUNT_ID = "123456789012"
 API_ID = "a1b2c3d4e5"
@@ -45,8 +47,10 @@ class MotoResources:
         return list(self.dynamodb.scan(TableName=self.table_name, ConsistentRead=True)["Items"])
 
     def item(self, task_id: str) -> dict[str, Any] | None:
+        """The item of a task, by the id a client got (or by its key: the id's last part)."""
+        key = parse_task_id(task_id).key
         response = self.dynamodb.get_item(
-            TableName=self.table_name, Key={"taskId": {"S": task_id}}, ConsistentRead=True
+            TableName=self.table_name, Key={"taskId": {"S": key}}, ConsistentRead=True
         )
         item = response.get("Item")
         return dict(item) if item else None

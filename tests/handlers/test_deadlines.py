@@ -25,6 +25,7 @@ import task_api
 import task_worker
 from aws_clients import CallProfile, Timeouts, timeout_tiers
 from deadlines import Deadline, DeadlineExceeded, call_with_deadline, fitting_timeouts
+from task_model import parse_task_id
 
 
 class FakeClock:
@@ -174,7 +175,11 @@ def test_worker_stops_taking_records_when_the_rest_cannot_fit(
     assert failed == [messages[4]["MessageId"]]  # untouched: retried, not lost
     assert context.get_remaining_time_in_millis() > 0  # finished before Lambda's timeout
     body = json.loads(messages[4]["Body"])
-    statuses = {task_id: aws.item(task_id)["status"]["S"] for task_id in ids}  # type: ignore[index]
+    # Keyed by the task key, which the queue message carries.
+    statuses = {
+        parse_task_id(task_id).key: aws.item(task_id)["status"]["S"]  # type: ignore[index]
+        for task_id in ids
+    }
     assert statuses[body["taskId"]] == "PENDING"
     assert sorted(statuses.values()) == ["PENDING"] + ["SUCCEEDED"] * 4
 

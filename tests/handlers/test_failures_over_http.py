@@ -28,6 +28,7 @@ from local_network import FaultProxy, Rule, atomic_moto_server, fault_proxy
 
 import task_api
 import task_worker
+from task_model import parse_task_id
 
 REQUEST = {"taskType": "sum", "parameters": {"numbers": [5, 6]}}
 
@@ -78,13 +79,14 @@ def test_put_whose_reply_is_lost_resolves_to_the_task_written(network: Network) 
     # and the retry read back the task the first attempt wrote.
     assert network.proxy.forwarded["PutItem"] == 2
     [item] = network.resources.items()
-    assert item["taskId"]["S"] == answer.body["taskId"]
+    assert item["publicId"]["S"] == answer.body["taskId"]
+    assert item["taskId"]["S"] == parse_task_id(answer.body["taskId"]).key
     assert network.resources.messages_in_queue() == 1
     # ... and it runs to completion: no orphan PENDING task.
     messages = network.resources.receive_all(1)
     result = task_worker.handler(sqs_event(messages, network.resources.queue_arn), ShortContext())
     assert result["batchItemFailures"] == []
-    polled = call_api(task_api.handler, FakeLambdaContext(), get_event(item["taskId"]["S"]))
+    polled = call_api(task_api.handler, FakeLambdaContext(), get_event(answer.body["taskId"]))
     assert polled.body["status"] == "SUCCEEDED"
 
 

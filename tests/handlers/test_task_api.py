@@ -7,6 +7,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -24,7 +25,7 @@ from handler_test_support import (
 
 import task_api
 import task_store
-from task_model import MAX_BODY_BYTES, MAX_PRIME_LIMIT, TaskStatus
+from task_model import MAX_BODY_BYTES, MAX_PRIME_LIMIT, TaskStatus, parse_task_id
 
 SUM_REQUEST = {"taskType": "sum", "parameters": {"numbers": [1, 2, 3]}}
 
@@ -37,9 +38,13 @@ def test_submit_writes_pending_item_and_sends_one_message(
 
     assert answer.status_code == 202
     task_id = answer.body["taskId"]
-    assert re.fullmatch(
-        r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", task_id
+    id_match = re.fullmatch(
+        r"eu-west-1\.([0-9]{13})\.([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})",
+        task_id,
     )
+    assert id_match is not None
+    created_ms, key = int(id_match[1]), id_match[2]
+    assert before * 1000 <= created_ms <= time.time() * 1000
     assert answer.body["status"] == "PENDING"
     expected_url = f"https://{EXECUTE_API_HOST}/prod/tasks/{task_id}"
     assert answer.body["statusUrl"] == expected_url
@@ -48,17 +53,22 @@ def test_submit_writes_pending_item_and_sends_one_message(
 
     item = aws.item(task_id)
     assert item is not None
+    assert item["taskId"]["S"] == key
+    assert item["publicId"]["S"] == task_id
     assert item["status"]["S"] == "PENDING"
     assert item["region"]["S"] == "eu-west-1"
     assert item["taskType"]["S"] == "sum"
     assert json.loads(item["request"]["S"]) == SUM_REQUEST
     assert item["createdAt"]["S"] == answer.body["createdAt"]
+    # The id's creation time is the item's createdAt, to the millisecond.
+    assert datetime.fromisoformat(answer.body["createdAt"]).timestamp() * 1000 == created_ms
     assert before + 3600 <= int(item["expiresAt"]["N"]) <= int(time.time()) + 3600
 
     [message] = aws.receive_all(1)
     body = json.loads(message["Body"])
+    # The queue carries the key: the worker and the DLQ replay address the item by it.
     assert body == {
-        "taskId": task_id,
+        "taskId": key,
         "createdAt": answer.body["createdAt"],
         "request": SUM_REQUEST,
     }
@@ -148,7 +158,16 @@ def test_get_unknown_id_is_404(aws: MotoResources, lambda_context: FakeLambdaCon
 
 
 @pytest.mark.parametrize(
-    "bad_id", ["not-a-uuid", "0F8FAD5B-D9CB-469F-A165-70867728950E", "health-check", "1" * 36]
+    "bad_id",
+    [
+        "not-a-uuid",
+        "0F8FAD5B-D9CB-469F-A165-70867728950E",
+        "health-check",
+        "1" * 36,
+        "eu-west-1.123.0f8fad5b-d9cb-469f-a165-70867728950e",
+        "eu-west-1.1767225600000.0f8fad5b-d9cb-469f-a165-70867728950",
+        "Europe.1767225600000.0f8fad5b-d9cb-469f-a165-70867728950e",
+    ],
 )
 def test_get_malformed_id_is_400_naming_task_id(
     aws: MotoResources, lambda_context: FakeLambdaContext, bad_id: str
@@ -157,6 +176,7 @@ def test_get_malformed_id_is_400_naming_task_id(
     assert answer.status_code == 400
     assert answer.body["field"] == "taskId"
     assert "UUID" in answer.body["expected"]
+    assert "<region>.<creation time" in answer.body["expected"]
 
 
 def test_get_expired_item_is_404_before_dynamodb_deletes_it(
@@ -363,7 +383,8 @@ def test_enqueue_failure_against_a_missing_queue_marks_the_task_enqueue_failed(
     assert answer.body["status"] == "ENQUEUE_FAILED"
     assert answer.headers["Retry-After"] == task_api.RETRY_AFTER_S
     [item] = aws.items()
-    assert item["taskId"]["S"] == answer.body["taskId"]
+    assert item["publicId"]["S"] == answer.body["taskId"]
+    assert item["taskId"]["S"] == parse_task_id(answer.body["taskId"]).key
     assert item["status"]["S"] == "ENQUEUE_FAILED"
     assert "QueueDoesNotExist" in item["error"]["S"] or "NonExistentQueue" in item["error"]["S"]
     assert aws.messages_in_queue() == 0

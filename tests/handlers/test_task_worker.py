@@ -25,7 +25,7 @@ from handler_test_support import (
 
 import task_api
 import task_worker
-from task_model import TaskStatus
+from task_model import TaskStatus, parse_task_id
 
 TEXT = "The quick brown fox\njumps over the lazy dog"
 
@@ -185,7 +185,7 @@ def test_message_for_an_enqueue_failed_task_is_dropped_without_writing(
     [message] = aws.receive_all(1)
     aws.dynamodb.update_item(
         TableName=aws.table_name,
-        Key={"taskId": {"S": task_id}},
+        Key={"taskId": {"S": parse_task_id(task_id).key}},
         UpdateExpression="SET #s = :failed",
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={":failed": {"S": TaskStatus.ENQUEUE_FAILED.value}},
