@@ -66,6 +66,18 @@ LEVEL_NAMES: Final[dict[int, str]] = {
     analyzer_pb2.DISABLED: "disabled",
 }
 LEVEL_VALUES: Final[dict[str, int]] = {name: value for value, name in LEVEL_NAMES.items()}
+#: Policy severities as the engine names them (apitype.PolicySeverity); unspecified is "".
+SEVERITY_NAMES: Final[dict[int, str]] = {
+    analyzer_pb2.POLICY_SEVERITY_LOW: "low",
+    analyzer_pb2.POLICY_SEVERITY_MEDIUM: "medium",
+    analyzer_pb2.POLICY_SEVERITY_HIGH: "high",
+    analyzer_pb2.POLICY_SEVERITY_CRITICAL: "critical",
+}
+#: Policy types as GetAnalyzerInfo reports them; an older SDK reports none ("").
+POLICY_TYPE_NAMES: Final[dict[int, str]] = {
+    analyzer_pb2.POLICY_TYPE_RESOURCE: "resource",
+    analyzer_pb2.POLICY_TYPE_STACK: "stack",
+}
 ENFORCEMENT_LEVEL_KEY: Final[str] = "enforcementLevel"
 ALL_POLICIES_KEY: Final[str] = "all"
 
@@ -110,6 +122,8 @@ class Diagnostic:
     message: str
     urn: str
     description: str = ""
+    #: low | medium | high | critical, or "" when the diagnostic names none.
+    severity: str = ""
 
 
 @dataclass
@@ -118,6 +132,9 @@ class PolicyInfo:
     level: str
     description: str
     config_schema: dict[str, Any]
+    severity: str = ""
+    #: resource | stack, or "" when the SDK does not say.
+    policy_type: str = ""
 
 
 @dataclass
@@ -167,6 +184,8 @@ class PolicyPackProcess:
         self.pack_name = ""
         self.pack_version = ""
         self.policies: list[PolicyInfo] = []
+        #: The policies the last Analyze / AnalyzeStack answered as not applicable.
+        self.last_not_applicable: list[str] = []
         self.port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
@@ -238,6 +257,8 @@ class PolicyPackProcess:
                 level=LEVEL_NAMES.get(policy.enforcementLevel, "advisory"),
                 description=policy.description,
                 config_schema=json_format.MessageToDict(policy.configSchema),
+                severity=SEVERITY_NAMES.get(policy.severity, ""),
+                policy_type=POLICY_TYPE_NAMES.get(policy.policy_type, ""),
             )
             for policy in info.policies
         ]
@@ -395,6 +416,7 @@ class PolicyPackProcess:
             raise PackConfigError(error.details() or str(error.code())) from None
 
     def _diagnostics(self, response: Any, default_urn: str = "") -> list[Diagnostic]:
+        self.last_not_applicable = [item.policy_name for item in response.not_applicable]
         return [
             Diagnostic(
                 pack=diagnostic.policyPackName or self.pack_name,
@@ -403,6 +425,7 @@ class PolicyPackProcess:
                 message=diagnostic.message,
                 urn=diagnostic.urn or default_urn,
                 description=diagnostic.description,
+                severity=SEVERITY_NAMES.get(diagnostic.severity, ""),
             )
             for diagnostic in response.diagnostics
         ]

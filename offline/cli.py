@@ -91,6 +91,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", dest="json_path", type=Path, metavar="FILE", help="also write the report as JSON"
     )
     preview.add_argument(
+        "--events",
+        dest="events_path",
+        type=Path,
+        metavar="FILE",
+        help="also write the verdicts as the engine's newline-delimited JSON events (what "
+        "`pulumi preview --event-log FILE` writes: preludeEvent, policyEvent, policy summaries, "
+        "summaryEvent, cancelEvent)",
+    )
+    preview.add_argument(
+        "--summary-md",
+        dest="summary_md_path",
+        type=Path,
+        metavar="FILE",
+        help="also write the verdicts as a Markdown table, e.g. for $GITHUB_STEP_SUMMARY",
+    )
+    preview.add_argument(
         "--diagram",
         dest="diagram_path",
         type=Path,
@@ -140,6 +156,10 @@ def run_preview(args: argparse.Namespace, progress: Progress) -> PreviewResult:
         # Read before the program runs, so a malformed file fails fast with exit code 2.
         stack_outputs = load_stack_outputs(args.stack_outputs_path.resolve())
     diagram_path = args.diagram_path.resolve() if args.diagram_path else None
+    events_path = args.events_path.resolve() if args.events_path else None
+    summary_md_path = args.summary_md_path.resolve() if args.summary_md_path else None
+    # The engine names a local pack by its path as given on the command line.
+    given_pack_paths = [str(p) for p in (args.policy_packs or [DEFAULT_POLICY_PACK])]
 
     progress.update("reading the project and stack config")
     stack = load_stack(args.cwd, args.stack)
@@ -191,6 +211,14 @@ def run_preview(args: argparse.Namespace, progress: Progress) -> PreviewResult:
         from .json_report import write_report
 
         write_report(result, json_path)
+    if events_path is not None:
+        from .engine_events import write_events
+
+        write_events(result, events_path, given_pack_paths)
+    if summary_md_path is not None:
+        from .job_summary import write_summary_markdown
+
+        write_summary_markdown(result, summary_md_path)
     if diagram_path is not None:
         from .diagram import write_diagram
 

@@ -1,13 +1,21 @@
 """The machine-readable report (`--json FILE`).
 
 Shape: `{"resources": [{urn, type, name, parent, region, inputs}], "policies": [{pack, name,
-level}], "violations": [{pack, policy, level, urn, message}], "summary": {...}, "providerCalls":
-[{token, arguments, answer, region}], "stackReferences": [{stack, known, reason,
-unknownOutputs}]}`. Inputs keep the
-engine's unknown sentinel (`summary.unknown_value`) where a value was unknown at preview; secrets
-are replaced by "[secret]" and assets/archives by a short description. An exempted violation
-(reported at the advisory level, its message marked `Exempt (<reason>): `) also carries
-`"exempt": true`, and `summary.exempt_violations` counts them.
+level}], "violations": [{pack, policy, level, urn, message, severity, policyPack}], "summary":
+{...}, "providerCalls": [{token, arguments, answer, region}], "stackReferences": [{stack, known,
+reason, unknownOutputs}], "policyPacks": [{name, version, directory}], "exemptions": [{pack,
+policy, urn, reason, level, message}], "providerFunctions": [{token, answer, calls}]}`. Inputs
+keep the engine's unknown sentinel (`summary.unknown_value`) where a value was unknown at preview;
+secrets are replaced by "[secret]" and assets/archives by a short description. An exempted
+violation (reported at the advisory level, its message marked `Exempt (<reason>): `) also carries
+`"exempt": true`, is listed under `exemptions` with its reason, and `summary.exempt_violations`
+counts them.
+
+A violation's `severity` is the one the engine shows (the diagnostic's, else its policy's; null
+when neither names one) and `policyPack` the pack's name and the version the engine reports
+(PulumiPolicy.yaml's `version`, else the pack's own answer). `providerFunctions` lists each
+provider function the program called that was answered offline, once, with how it was answered
+and how many calls it got.
 """
 
 from __future__ import annotations
@@ -18,7 +26,9 @@ from typing import Any, Final
 
 from pulumi.runtime.rpc import UNKNOWN
 
-from .model import ADVISORY, PreviewResult
+from resilience_policies.exemptions import EXEMPT_MARKER
+
+from .model import ADVISORY, PreviewResult, Violation
 from .recording import SECRET_SIGNATURE, SECRET_SIGNATURE_KEY
 
 _ASSET_SIGNATURE: Final[str] = "c44067f5952c0a294b673a41bacd8c17"
@@ -38,6 +48,31 @@ def json_value(value: Any) -> Any:
     if isinstance(value, list):
         return [json_value(item) for item in value]
     return value
+
+
+def exemption_reason(violation: Violation) -> str | None:
+    """The reason of an exempted violation (its message reads `Exempt (<reason>): ...` after
+    the policy's description), or None when it is not exempt."""
+    if not violation.is_exempt:
+        return None
+    message = violation.message.strip()
+    description = violation.description.strip()
+    if description and message.startswith(description):
+        message = message[len(description) :].lstrip()
+    reason, separator, _ = message[len(EXEMPT_MARKER) :].partition("): ")
+    return reason if separator else reason.rstrip(")")
+
+
+def provider_functions(result: PreviewResult) -> list[dict[str, Any]]:
+    """Each provider function answered offline, once per way it was answered, with its calls."""
+    counted: dict[tuple[str, str], int] = {}
+    for call in result.run.provider_calls:
+        if call.failure is None:
+            counted[(call.token, call.kind)] = counted.get((call.token, call.kind), 0) + 1
+    return [
+        {"token": token, "answer": answer, "calls": calls}
+        for (token, answer), calls in sorted(counted.items())
+    ]
 
 
 def build_report(result: PreviewResult) -> dict[str, Any]:
@@ -70,6 +105,7 @@ def build_report(result: PreviewResult) -> dict[str, Any]:
         for pack in result.packs
         for policy in pack.policies
     ]
+    versions = {pack.name: pack.version for pack in result.packs}
     violations = [
         {
             "pack": v.pack,
@@ -77,10 +113,23 @@ def build_report(result: PreviewResult) -> dict[str, Any]:
             "level": v.level,
             "urn": v.urn,
             "message": v.message,
+            "severity": v.severity or None,
+            "policyPack": {"name": v.pack, "version": versions.get(v.pack, "")},
             # Only on exempted violations: every other one keeps the shape it always had.
             **({"exempt": True} if v.is_exempt else {}),
         }
         for v in result.violations
+    ]
+    exemptions = [
+        {
+            "pack": v.pack,
+            "policy": v.policy,
+            "urn": v.urn,
+            "reason": exemption_reason(v),
+            "level": v.level,
+            "message": v.message,
+        }
+        for v in result.exempt
     ]
     summary = {
         "project": result.stack.project_name,
@@ -95,6 +144,7 @@ def build_report(result: PreviewResult) -> dict[str, Any]:
         "packs": [
             {
                 "name": p.name,
+                "version": p.version,
                 "directory": p.directory,
                 "policies": len(p.policies),
                 "violations": len(p.violations),
@@ -114,6 +164,12 @@ def build_report(result: PreviewResult) -> dict[str, Any]:
         # How each provider function was answered offline ("well-known" or "generic").
         "providerCalls": [json_value(call.to_json()) for call in result.run.provider_calls],
         "stackReferences": [reference.to_json() for reference in result.run.stack_references],
+        "policyPacks": [
+            {"name": pack.name, "version": pack.version, "directory": pack.directory}
+            for pack in result.packs
+        ],
+        "exemptions": exemptions,
+        "providerFunctions": provider_functions(result),
     }
 
 

@@ -24,6 +24,10 @@ class PackPolicy:
     name: str
     level: str
     description: str = ""
+    #: low | medium | high | critical, or "" (unspecified).
+    severity: str = ""
+    #: resource | stack, or "" when the pack's SDK does not report it.
+    policy_type: str = ""
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class Violation:
     urn: str
     message: str
     description: str = ""
+    #: The diagnostic's severity, else its policy's (as the engine fills it in); "" if neither.
+    severity: str = ""
 
     @property
     def is_cant_run(self) -> bool:
@@ -46,6 +52,19 @@ class Violation:
         return is_exempt_message(self.message, self.description)
 
 
+@dataclass(frozen=True)
+class PolicyCall:
+    """One Analyze (`urn`: the analyzed resource) or AnalyzeStack (`urn` empty) and its answer."""
+
+    urn: str
+    violations: tuple[Violation, ...] = ()
+    not_applicable: tuple[str, ...] = ()
+
+    @property
+    def is_stack(self) -> bool:
+        return not self.urn
+
+
 @dataclass
 class PackRun:
     """One policy pack's part of the preview."""
@@ -55,6 +74,10 @@ class PackRun:
     policies: list[PackPolicy] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
     duration_s: float = 0.0
+    #: The version the engine reports: PulumiPolicy.yaml's, else the pack's own answer.
+    version: str = ""
+    #: Every call in order, Analyze per resource then AnalyzeStack (`violations` flattens them).
+    calls: list[PolicyCall] = field(default_factory=list)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Final
 
+import yaml
 from pulumi.runtime.rpc import UNKNOWN
 
 from .analyzer import (
@@ -33,7 +34,7 @@ from .analyzer import (
 )
 from .errors import PolicyRunError, UsageError, read_json_option
 from .fake_outputs import stable_uuid
-from .model import PackPolicy, PackRun, Violation
+from .model import PackPolicy, PackRun, PolicyCall, Violation
 from .modes import INPUTS, OUTPUTS_ONLY, runs_as_preview
 from .project import StackConfig, to_language_host_string
 from .recording import PROVIDER_TYPE_PREFIX, Registration
@@ -271,7 +272,7 @@ class PackLauncher:
         self._pool.shutdown(wait=True)
 
 
-def _violation(diagnostic: Diagnostic) -> Violation:
+def _violation(diagnostic: Diagnostic, severities: Mapping[str, str]) -> Violation:
     return Violation(
         pack=diagnostic.pack,
         policy=diagnostic.policy,
@@ -279,7 +280,20 @@ def _violation(diagnostic: Diagnostic) -> Violation:
         urn=diagnostic.urn,
         message=diagnostic.message,
         description=diagnostic.description,
+        # The engine's order: the diagnostic's own severity, else its policy's.
+        severity=diagnostic.severity or severities.get(diagnostic.policy, ""),
     )
+
+
+def pack_version(directory: Path, reported: str) -> str:
+    """The version the engine gives a local pack: PulumiPolicy.yaml's `version` when set (the
+    Python SDK always answers 0.0.1), else what GetAnalyzerInfo answered."""
+    try:
+        loaded = yaml.safe_load((directory / "PulumiPolicy.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return reported
+    version = loaded.get("version") if isinstance(loaded, dict) else None
+    return str(version) if version not in (None, "") else reported
 
 
 def effective_level(name: str, default: str, config: Mapping[str, Any]) -> str:
@@ -315,10 +329,20 @@ def run_pack(
                 policy.name,
                 effective_level(policy.name, policy.level, config),
                 policy.description,
+                policy.severity,
+                policy.policy_type,
             )
             for policy in process.policies
         ],
+        version=pack_version(directory, process.pack_version),
     )
+    severities = {policy.name: policy.severity for policy in process.policies}
+
+    def record(urn: str, diagnostics: list[Diagnostic]) -> None:
+        found = tuple(_violation(diagnostic, severities) for diagnostic in diagnostics)
+        pack.calls.append(PolicyCall(urn, found, tuple(process.last_not_applicable)))
+        pack.violations += found
+
     _unknown_policies(config, process, config_path)
     try:
         process.configure(dict(config))
@@ -332,10 +356,10 @@ def run_pack(
         for index, (snapshot, provider) in enumerate(snapshots.analyze, start=1):
             if on_progress is not None and (index % 10 == 0 or index == total):
                 on_progress(f"{process.pack_name}: analyzed {index}/{total} resources")
-            pack.violations += map(_violation, process.analyze(snapshot, provider=provider))
+            record(snapshot.urn, process.analyze(snapshot, provider=provider))
         if on_progress is not None:
             on_progress(f"{process.pack_name}: analyzing the stack")
-        pack.violations += map(_violation, process.analyze_stack(snapshots.stack))
+        record("", process.analyze_stack(snapshots.stack))
     except PackCallError as exc:
         raise PolicyRunError(f"{exc}\n{process.stderr_text().strip()}".strip()) from None
     pack.duration_s = time.perf_counter() - started

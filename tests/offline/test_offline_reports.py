@@ -22,6 +22,9 @@ def test_json_report_has_the_documented_shape(prod_runs: dict[str, OfflineRun]) 
         "summary",
         "providerCalls",
         "stackReferences",
+        "policyPacks",
+        "exemptions",
+        "providerFunctions",
     }
     # The prod stack looks its hosted zone up (and nothing else it cannot know).
     assert {call["token"] for call in report["providerCalls"]} >= {"aws:route53/getZone:getZone"}
@@ -51,7 +54,15 @@ def test_json_report_lists_violations_with_their_resource(tmp_path: Path) -> Non
     urns = {r["urn"] for r in run.report["resources"]}
     assert run.violations
     for violation in run.violations:
-        assert set(violation) == {"pack", "policy", "level", "urn", "message"}
+        assert set(violation) == {
+            "pack",
+            "policy",
+            "level",
+            "urn",
+            "message",
+            "severity",
+            "policyPack",
+        }
         assert violation["urn"] in urns
     assert run.report["summary"]["mandatory_violations"] == len(run.mandatory)
     assert run.report["summary"]["exit_code"] == run.exit_code == 1
