@@ -1,7 +1,5 @@
 """LatencyRouting: one name answered by the nearest healthy region."""
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -10,27 +8,45 @@ import pulumi_aws as aws
 
 from resilience_policies import thresholds
 
+from .inputs import as_args, schema_args
+from .tokens import component_type, keep_previous_token
 
+
+@schema_args
 @dataclass(frozen=True)
 class RegionalEndpoint:
     """Where a region serves (its API custom domain) and how to probe it (its own endpoint)."""
 
     region: str
+    """The region this endpoint serves from."""
     alias_name: pulumi.Input[str]
+    """The custom domain's regional target (`RegionalApi.regional_domain_name`)."""
     alias_zone_id: pulumi.Input[str]
+    """The hosted zone of that target (`RegionalApi.regional_zone_id`)."""
     health_check_fqdn: pulumi.Input[str]
+    """The region's own endpoint, probed over HTTPS (`RegionalApi.health_check_fqdn`)."""
     health_check_path: str
+    """The deep health path on it, e.g. '/v1/health'."""
 
 
+@schema_args
 @dataclass
 class LatencyRoutingArgs:
+    """One latency-routed name over regional endpoints, each withdrawn while its health check
+    fails."""
+
     zone_id: pulumi.Input[str]
+    """The Route53 hosted zone of the name."""
     record_name: str
+    """The name clients call, inside the zone."""
     endpoints: Sequence[RegionalEndpoint]
+    """One endpoint per region."""
     health_check_interval_s: int = thresholds.HEALTH_CHECK_INTERVAL_DEFAULT_S
+    """Route53's request interval: 10 or 30 seconds."""
     health_check_failure_threshold: int = thresholds.HEALTH_CHECK_FAILURE_THRESHOLD_DEFAULT
-    #: Route53 checker regions (at least 3); None lets Route53 use its default set.
+    """Failed checks before a region is withdrawn (1..10)."""
     checker_regions: Sequence[str] | None = None
+    """Route53 checker regions (at least 3); unset lets Route53 use its default set."""
 
     def validate(self) -> None:
         if not self.endpoints:
@@ -69,9 +85,13 @@ class LatencyRouting(pulumi.ComponentResource):
     """Per region: an HTTPS health check on the region's deep health route and a latency alias
     record that is withdrawn while that check fails."""
 
-    health_checks: dict[str, aws.route53.HealthCheck]
-    records: dict[str, aws.route53.Record]
     estimated_failover_s: int
+    """Nominal seconds from a region failing to its withdrawal from DNS: interval x failure
+    threshold + the alias record's TTL (not a bound: checkers report late, resolvers cache)."""
+    record_name: str
+    """The latency-routed name."""
+    health_check_ids: dict[str, pulumi.Output[str]]
+    """Each region's health check id."""
 
     def __init__(
         self,
@@ -79,12 +99,18 @@ class LatencyRouting(pulumi.ComponentResource):
         args: LatencyRoutingArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("resilient-serverless:dns:LatencyRouting", name, None, opts)
+        super().__init__(
+            component_type("LatencyRouting"),
+            name,
+            None,
+            keep_previous_token("LatencyRouting", opts),
+        )
+        args = as_args(LatencyRoutingArgs, args)
         args.validate()
         self.estimated_failover_s = args.estimated_failover_s
         child = pulumi.ResourceOptions(parent=self)
-        self.health_checks = {}
-        self.records = {}
+        self.health_checks: dict[str, aws.route53.HealthCheck] = {}
+        self.records: dict[str, aws.route53.Record] = {}
         for endpoint in args.endpoints:
             region = endpoint.region
             health_check = aws.route53.HealthCheck(
@@ -122,6 +148,8 @@ class LatencyRouting(pulumi.ComponentResource):
             )
             self.health_checks[region] = health_check
             self.records[region] = record
+        self.record_name = args.record_name
+        self.health_check_ids = {region: hc.id for region, hc in self.health_checks.items()}
         self.register_outputs(
             {
                 "recordName": args.record_name,

@@ -1,8 +1,6 @@
 """RegionalApi: a REGIONAL REST API in front of one Lambda, with a custom domain for latency
 routing, throttling, access logs and X-Ray."""
 
-from __future__ import annotations
-
 import hashlib
 import json
 from collections.abc import Sequence
@@ -13,7 +11,9 @@ import pulumi_aws as aws
 
 from resilience_policies import thresholds
 
-from .function import Function
+from .function import FunctionTarget
+from .inputs import as_args, placed_in, schema_args
+from .tokens import component_type, keep_previous_token
 
 ACCESS_LOG_FORMAT = json.dumps(
     {
@@ -33,12 +33,15 @@ ACCESS_LOG_FORMAT = json.dumps(
 )
 
 
+@schema_args
 @dataclass(frozen=True)
 class Route:
     """One method on one path, e.g. Route("GET", "tasks/{taskId}")."""
 
     method: str
+    """GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or ANY."""
     path: str
+    """The path below the stage, without leading or trailing slash, e.g. 'tasks/{taskId}'."""
 
     def __post_init__(self) -> None:
         if self.method not in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"):
@@ -50,43 +53,63 @@ class Route:
             )
 
 
+@schema_args
 @dataclass(frozen=True)
 class HandledRoutes:
     """Routes served by a function other than the API's main handler (e.g. the bookings API
     next to the tasks API), each with its own integration and invoke permission."""
 
-    name: str  # short, unique per API: names the invoke permission
-    handler: Function
+    name: str
+    """A short name, unique per API: it names the invoke permission."""
+    handler: FunctionTarget
+    """The function that serves these routes (`Function.target()`)."""
     routes: Sequence[Route]
+    """The routes it serves."""
 
 
+@schema_args
 @dataclass
 class RegionalApiArgs:
-    """The API's routes, limits and custom domain. The handler is a Function component (its
+    """The API's routes, limits and custom domain. The handler is a function's target (its
     timeout must end before the integration's)."""
 
-    handler: Function
+    handler: FunctionTarget
+    """The function that serves `routes` (`Function.target()`); its timeout must end before
+    the integration's."""
     routes: Sequence[Route]
+    """The main handler's routes; they must include the health route."""
     domain_name: str
+    """The custom domain the API answers on (the latency-routed name)."""
     zone_id: pulumi.Input[str]
+    """The Route53 hosted zone that validates the certificate."""
     health_path: str = "health"
+    """The deep health route's path, probed by Route53."""
     stage_name: str = "v1"
+    """The stage's name."""
     throttle_burst_limit: int = thresholds.API_THROTTLE_BURST_LIMIT_DEFAULT
+    """Stage-wide burst limit."""
     throttle_rate_limit: float = thresholds.API_THROTTLE_RATE_LIMIT_DEFAULT
+    """Stage-wide rate limit, requests per second."""
     integration_timeout_ms: int = thresholds.API_GATEWAY_INTEGRATION_TIMEOUT_MS
+    """Lambda integration timeout in milliseconds (50..29000). Plain: the timeout chain is
+    checked against it at preview."""
     timeout_margin_ms: int = thresholds.API_FUNCTION_TIMEOUT_MARGIN_MS
-    #: Bring your own regional ACM certificate; otherwise one is issued and DNS-validated.
+    """How much earlier than the integration a function must time out, in milliseconds."""
     certificate_arn: pulumi.Input[str] | None = None
+    """Bring your own regional ACM certificate; otherwise one is issued and DNS-validated."""
     access_log_retention_days: int = thresholds.LOG_RETENTION_DAYS_DEFAULT
-    #: API Gateway writes execution and access logs through one role per account and region.
-    #: Give the role's ARN to have this component set it for `region`; leave None when the
-    #: account's API Gateway settings are managed elsewhere (they are account-wide).
+    """Retention of the access and execution logs, a CloudWatch Logs retention value."""
     cloudwatch_role_arn: pulumi.Input[str] | None = None
+    """The role API Gateway writes logs with, set for the account in this region; unset when
+    the account's API Gateway settings are managed elsewhere (they are account-wide)."""
     tags: dict[str, str] = field(default_factory=dict)
-    #: More functions, each serving its own routes on the same API, stage and domain.
+    """Tags of the API, its stage, logs, certificate and domain."""
     more_handlers: Sequence[HandledRoutes] = ()
+    """More functions, each serving its own routes on the same API, stage and domain."""
+    region: str | None = None
+    """The AWS region of the API."""
 
-    def handled_routes(self) -> list[tuple[Function, Route]]:
+    def handled_routes(self) -> list[tuple[FunctionTarget, Route]]:
         """Every route with the function that serves it, the main handler's first."""
         pairs = [(self.handler, route) for route in self.routes]
         for extra in self.more_handlers:
@@ -141,29 +164,41 @@ class RegionalApiArgs:
 class RegionalApi(pulumi.ComponentResource):
     """REST API (REGIONAL endpoint) -> Lambda proxy integration, one stage, one custom domain."""
 
-    rest_api: aws.apigateway.RestApi
-    stage: aws.apigateway.Stage
-    domain: aws.apigateway.DomainName
     region: str
+    """The API's region."""
     stage_name: str
+    """The stage's name."""
     health_check_fqdn: pulumi.Output[str]
+    """The API's own regional endpoint (what Route53 probes)."""
     health_check_path: str
+    """The deep health route below the endpoint, e.g. '/v1/health'."""
     invoke_url: pulumi.Output[str]
+    """The stage's URL on the regional endpoint."""
+    rest_api_id: pulumi.Output[str]
+    """The REST API's id."""
+    regional_domain_name: pulumi.Output[str]
+    """The custom domain's regional target (what a latency record points to)."""
+    regional_zone_id: pulumi.Output[str]
+    """The hosted zone of the custom domain's regional target."""
 
     def __init__(
         self,
         name: str,
         args: RegionalApiArgs,
-        *,
-        region: str,
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        region: str | None = None,
     ) -> None:
-        super().__init__("resilient-serverless:api:RegionalApi", name, None, opts)
+        super().__init__(
+            component_type("RegionalApi"), name, None, keep_previous_token("RegionalApi", opts)
+        )
+        args = as_args(RegionalApiArgs, args)
+        region = placed_in("RegionalApiArgs", args.region, region)
         args.validate()
         self.region = region
         self.stage_name = args.stage_name
         child = pulumi.ResourceOptions(parent=self)
-        function = args.handler.function
+        function = args.handler
 
         self.rest_api = aws.apigateway.RestApi(
             f"{name}-api",
@@ -198,7 +233,7 @@ class RegionalApi(pulumi.ComponentResource):
                 http_method=method.http_method,
                 type="AWS_PROXY",
                 integration_http_method="POST",
-                uri=handler.function.invoke_arn,
+                uri=handler.invoke_arn,
                 timeout_milliseconds=args.integration_timeout_ms,
                 opts=child,
             )
@@ -208,7 +243,7 @@ class RegionalApi(pulumi.ComponentResource):
             f"{name}-invoke",
             region=region,
             action="lambda:InvokeFunction",
-            function=function.name,
+            function=function.function_name,
             principal="apigateway.amazonaws.com",
             # Only this API (any stage, method and path) may invoke the function.
             source_arn=pulumi.Output.concat(self.rest_api.execution_arn, "/*/*"),
@@ -219,7 +254,7 @@ class RegionalApi(pulumi.ComponentResource):
                 f"{name}-invoke-{_slug_text(extra.name)}",
                 region=region,
                 action="lambda:InvokeFunction",
-                function=extra.handler.function.name,
+                function=extra.handler.function_name,
                 principal="apigateway.amazonaws.com",
                 source_arn=pulumi.Output.concat(self.rest_api.execution_arn, "/*/*"),
                 opts=child,
@@ -237,7 +272,7 @@ class RegionalApi(pulumi.ComponentResource):
                     [route for _, route in handled], args.integration_timeout_ms
                 ),
                 "integrations": _targets_fingerprint(
-                    [handler.function.invoke_arn for handler, _ in handled]
+                    [handler.invoke_arn for handler, _ in handled]
                 ),
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=route_resources),
@@ -337,6 +372,9 @@ class RegionalApi(pulumi.ComponentResource):
         self.invoke_url = pulumi.Output.concat(
             "https://", self.health_check_fqdn, "/", args.stage_name
         )
+        self.rest_api_id = self.rest_api.id
+        self.regional_domain_name = self.domain.regional_domain_name
+        self.regional_zone_id = self.domain.regional_zone_id
         self.register_outputs(
             {
                 "restApiId": self.rest_api.id,
@@ -422,7 +460,7 @@ def _slug(route: Route) -> str:
     return f"{route.method.lower()}-{_slug_text(route.path)}"
 
 
-def _targets_fingerprint(invoke_arns: Sequence[pulumi.Output[str]]) -> pulumi.Output[str]:
+def _targets_fingerprint(invoke_arns: Sequence[pulumi.Input[str]]) -> pulumi.Output[str]:
     return pulumi.Output.all(*invoke_arns).apply(
         lambda arns: hashlib.sha256(json.dumps(sorted(set(arns))).encode()).hexdigest()
     )
