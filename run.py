@@ -56,7 +56,16 @@ CHECKS: list[tuple[str, list[str], list[str]]] = [
     (".", ["ruff", "check", "."], []),
     (
         ".",
-        [*_MYPY, "components", "offline", "benchmarks", "tools", "__main__.py", "run.py"],
+        [
+            *_MYPY,
+            "components",
+            "provider",
+            "offline",
+            "benchmarks",
+            "tools",
+            "__main__.py",
+            "run.py",
+        ],
         ["policies"],
     ),
     ("policies", [*_MYPY, "__main__.py", "resilience_policies"], []),

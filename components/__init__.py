@@ -6,7 +6,7 @@ the same module the policy pack checks against.
 """
 
 from .active_active import ActiveActiveService, ActiveActiveServiceArgs, RegionDeployment
-from .function import DEFAULT_RUNTIME, Function, FunctionArgs
+from .function import DEFAULT_RUNTIME, Function, FunctionArgs, FunctionTarget
 from .global_table import GlobalTable, GlobalTableArgs
 from .iam import PolicyStatement
 from .latency_routing import LatencyRouting, LatencyRoutingArgs, RegionalEndpoint
@@ -27,6 +27,7 @@ __all__ = [
     "ConfigError",
     "Function",
     "FunctionArgs",
+    "FunctionTarget",
     "GlobalTable",
     "GlobalTableArgs",
     "HandledRoutes",

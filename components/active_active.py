@@ -1,7 +1,5 @@
 """ActiveActiveService: the task app in every configured region behind one latency-routed name."""
 
-from __future__ import annotations
-
 import dataclasses
 from dataclasses import dataclass
 
@@ -11,6 +9,7 @@ import pulumi_aws as aws
 from .function import Function, FunctionArgs
 from .global_table import GlobalTable, GlobalTableArgs
 from .iam import PolicyStatement, assume_role_policy
+from .inputs import as_args, schema_args
 from .latency_routing import LatencyRouting, LatencyRoutingArgs, RegionalEndpoint
 from .queue_worker import QueueWorker, QueueWorkerArgs
 from .regional_api import (
@@ -21,7 +20,7 @@ from .regional_api import (
     SharedCertificateValidation,
 )
 from .saga import Saga, SagaArgs
-from .settings import ServiceSettings
+from .settings import ServiceSettings, validate_settings
 from .stream_consumer import StreamConsumer, StreamConsumerArgs
 from .task_app import (
     API_HANDLER,
@@ -30,6 +29,7 @@ from .task_app import (
     WORKER_HANDLER,
     task_app_archive,
 )
+from .tokens import component_type, keep_previous_token
 
 TASK_ROUTES = (
     Route("POST", "tasks"),
@@ -47,12 +47,17 @@ STREAM_CONSUMER_TIMEOUT_S = 60
 METRICS_NAMESPACE = "ResilientServerless"
 
 
+@schema_args
 @dataclass
 class ActiveActiveServiceArgs:
+    """The service's settings and where its name lives."""
+
     settings: ServiceSettings
+    """The service's settings (the program reads them from the stack's config)."""
     hosted_zone_id: pulumi.Input[str]
-    #: The Lambda code; defaults to this project's task app.
+    """The Route53 hosted zone of `settings.domain_name`."""
     code: pulumi.Archive | None = None
+    """The Lambda code; defaults to this project's task app."""
 
 
 @dataclass
@@ -75,10 +80,31 @@ class ActiveActiveService(pulumi.ComponentResource):
     """One global table; per region the API, the worker, their functions and an alarm topic;
     one latency-routed name in front of all regions."""
 
-    table: GlobalTable
-    regions: dict[str, RegionDeployment]
-    routing: LatencyRouting
     url: str
+    """The latency-routed URL clients call."""
+    table_name: pulumi.Output[str]
+    """The global table's name."""
+    regional_endpoints: dict[str, pulumi.Output[str]]
+    """Each region's invoke URL on its own endpoint."""
+    queue_urls: dict[str, pulumi.Output[str]]
+    """Each region's work queue."""
+    dead_letter_queue_urls: dict[str, pulumi.Output[str]]
+    """Each region's DLQ."""
+    state_machine_arns: dict[str, pulumi.Output[str]]
+    """Each region's booking saga."""
+    event_stream_arns: dict[str, pulumi.Output[str]]
+    """Each region's booking-events stream."""
+    stream_failure_queue_urls: dict[str, pulumi.Output[str]]
+    """Where each region's stream consumer points to what it skipped (for the re-hydration
+    tool)."""
+    estimated_failover_seconds: int
+    """Nominal seconds from a region failing to its withdrawal from DNS."""
+    invoke_policy_resources: dict[str, pulumi.Output[list[str]]]
+    """With `iam` authorization: per region, the `execute-api:Invoke` resources of the protected
+    routes, what a caller's IAM policy must allow in every region it may be routed to."""
+    api_key_ids: dict[str, pulumi.Output[dict[str, str]]]
+    """With `apiKey` authorization: per region, each client's key id (ids only: read a value
+    with `aws apigateway get-api-key --api-key <id> --include-value`)."""
 
     def __init__(
         self,
@@ -86,7 +112,14 @@ class ActiveActiveService(pulumi.ComponentResource):
         args: ActiveActiveServiceArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("resilient-serverless:service:ActiveActiveService", name, None, opts)
+        super().__init__(
+            component_type("ActiveActiveService"),
+            name,
+            None,
+            keep_previous_token("ActiveActiveService", opts),
+        )
+        args = as_args(ActiveActiveServiceArgs, args)
+        validate_settings(args.settings, "ActiveActiveServiceArgs.settings")
         settings = args.settings
         code = args.code or task_app_archive()
         child = pulumi.ResourceOptions(parent=self)
@@ -118,7 +151,7 @@ class ActiveActiveService(pulumi.ComponentResource):
         # Each API client's key value, taken from its key in the first region and given to its
         # key in every other one: latency routing may send a client to any region.
         self._api_key_values: dict[str, pulumi.Input[str]] = {}
-        self.regions = {}
+        self.regions: dict[str, RegionDeployment] = {}
         for region in settings.regions:
             self.regions[region] = self._region(
                 name, region, settings, args.hosted_zone_id, code, logging_role_arn, tags, child
@@ -149,6 +182,28 @@ class ActiveActiveService(pulumi.ComponentResource):
             opts=child,
         )
         self.url = f"https://{settings.domain_name}"
+        self.table_name = self.table.table.name
+        self.estimated_failover_seconds = self.routing.estimated_failover_s
+        deployments = self.regions.items()
+        self.regional_endpoints = {region: each.api.invoke_url for region, each in deployments}
+        self.queue_urls = {region: each.worker.queue.url for region, each in deployments}
+        self.dead_letter_queue_urls = {
+            region: each.worker.dead_letter_queue.url for region, each in deployments
+        }
+        self.state_machine_arns = {
+            region: each.saga.state_machine.arn for region, each in deployments
+        }
+        self.event_stream_arns = {region: each.events.stream.arn for region, each in deployments}
+        self.stream_failure_queue_urls = {
+            region: each.events.failures.url for region, each in deployments
+        }
+        iam = settings.api_authorization == "iam"
+        self.invoke_policy_resources = (
+            {region: each.api.invoke_policy_resources for region, each in deployments} if iam else {}
+        )
+        self.api_key_ids = (
+            {} if iam else {region: each.api.api_key_ids for region, each in deployments}
+        )
         self.register_outputs(
             {
                 "url": self.url,
@@ -159,61 +214,6 @@ class ActiveActiveService(pulumi.ComponentResource):
                 "invokePolicyResources": self.invoke_policy_resources,
             }
         )
-
-    @property
-    def regional_endpoints(self) -> dict[str, pulumi.Output[str]]:
-        return {region: deployment.api.invoke_url for region, deployment in self.regions.items()}
-
-    @property
-    def queue_urls(self) -> dict[str, pulumi.Output[str]]:
-        return {region: deployment.worker.queue.url for region, deployment in self.regions.items()}
-
-    @property
-    def state_machine_arns(self) -> dict[str, pulumi.Output[str]]:
-        return {
-            region: deployment.saga.state_machine.arn for region, deployment in self.regions.items()
-        }
-
-    @property
-    def event_stream_arns(self) -> dict[str, pulumi.Output[str]]:
-        return {
-            region: deployment.events.stream.arn for region, deployment in self.regions.items()
-        }
-
-    @property
-    def stream_failure_queue_urls(self) -> dict[str, pulumi.Output[str]]:
-        """Where each region's stream consumer points to what it skipped (for the re-hydration
-        tool)."""
-        return {
-            region: deployment.events.failures.url for region, deployment in self.regions.items()
-        }
-
-    @property
-    def dead_letter_queue_urls(self) -> dict[str, pulumi.Output[str]]:
-        return {
-            region: deployment.worker.dead_letter_queue.url
-            for region, deployment in self.regions.items()
-        }
-
-    @property
-    def api_key_ids(self) -> dict[str, dict[str, pulumi.Output[str]]]:
-        """Region -> API client -> its key's id (apiKey mode; empty with iam). Ids only: read a
-        value with `aws apigateway get-api-key --api-key <id> --include-value`."""
-        return {
-            region: {client: key.id for client, key in deployment.api.api_keys.items()}
-            for region, deployment in self.regions.items()
-            if deployment.api.api_keys
-        }
-
-    @property
-    def invoke_policy_resources(self) -> dict[str, list[pulumi.Output[str]]]:
-        """Region -> the `execute-api:Invoke` resources of the protected routes (iam mode):
-        what a caller's IAM policy must allow, in every region it may be routed to."""
-        return {
-            region: deployment.api.invoke_policy_resources
-            for region, deployment in self.regions.items()
-            if deployment.api.invoke_policy_resources
-        }
 
     def _region(
         self,
@@ -419,9 +419,11 @@ class ActiveActiveService(pulumi.ComponentResource):
         api = RegionalApi(
             f"{prefix}-api",
             RegionalApiArgs(
-                handler=api_function,
+                handler=api_function.target(),
                 routes=TASK_ROUTES,
-                more_handlers=[HandledRoutes("bookings", bookings_function, BOOKING_ROUTES)],
+                more_handlers=[
+                    HandledRoutes("bookings", bookings_function.target(), BOOKING_ROUTES)
+                ],
                 domain_name=settings.domain_name,
                 zone_id=zone_id,
                 throttle_burst_limit=settings.api_throttle_burst_limit,

@@ -4,11 +4,11 @@ Kept apart from the API component so that the stack settings (which validate the
 API (which builds the methods, keys and usage plans) read one definition.
 """
 
-from __future__ import annotations
-
 import re
 from dataclasses import dataclass
 from typing import Final
+
+from .inputs import schema_args
 
 #: `iam`: every route but the health check needs a SigV4 signature allowed `execute-api:Invoke`.
 #: `apiKey`: every route but the health check needs an `x-api-key` of a configured client, whose
@@ -20,18 +20,20 @@ DEFAULT_AUTHORIZATION: Final[str] = "iam"
 _CLIENT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$")
 
 
+@schema_args
 @dataclass(frozen=True)
 class ApiClient:
     """One API-key client: its key is created in every region with the same value (latency
     routing may send it to any of them), under a usage plan with its own limits per region."""
 
     name: str
-    #: Steady-state requests per second this client may send to one region.
+    """The client's name (2-32 lowercase letters, digits or dashes): names its key and plan."""
     rate_limit: float
-    #: Requests this client may send at once to one region.
+    """Steady-state requests per second this client may send to one region."""
     burst_limit: int
-    #: Requests per day per region; None for no quota.
+    """Requests this client may send at once to one region."""
     quota_per_day: int | None = None
+    """Requests per day per region; unset for no quota."""
 
     def problems(self, where: str) -> list[str]:
         """What is wrong with this client, each naming the field under `where`."""

@@ -1,7 +1,5 @@
 """Function: a Lambda with its own log group, least-privilege role, X-Ray and Powertools."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -11,17 +9,20 @@ import pulumi_aws as aws
 from resilience_policies import thresholds
 
 from .iam import PolicyStatement, assume_role_policy, policy_document
+from .inputs import as_args, placed_in, schema_args
 from .powertools import (
     POWERTOOLS_VERSION,
     checked_layer_arn,
     powertools_layer_arn,
     powertools_parameter_name,
 )
+from .tokens import component_type, keep_previous_token
 
 #: The newest Python runtime pulumi-aws v7 accepts.
 DEFAULT_RUNTIME = "python3.14"
 
 
+@schema_args
 @dataclass
 class FunctionArgs:
     """What a user decides about a function; everything else gets a resilient default.
@@ -32,24 +33,42 @@ class FunctionArgs:
     """
 
     handler: str
+    """The handler as 'module.function', e.g. 'app.handler'."""
     code: pulumi.Archive
+    """The function's code: an archive whose root holds the handler's module."""
     timeout_s: int = 10
+    """Timeout in seconds (1..900). Plain: a queue's visibility timeout and an API's timeout
+    check derive from it, and the policy pack reads it at preview."""
     memory_mb: int = 256
+    """Memory in MB (128..10240)."""
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Environment variables."""
     policy_statements: Sequence[PolicyStatement] = ()
+    """What the function may call, beyond its own log group and X-Ray."""
     reserved_concurrency: int | None = None
+    """Reserved concurrency (at least 1); unset for none."""
     log_retention_days: int = thresholds.LOG_RETENTION_DAYS_DEFAULT
+    """Retention of the function's log group, a CloudWatch Logs retention value."""
     runtime: str = DEFAULT_RUNTIME
+    """The Python runtime, e.g. 'python3.13'."""
     architecture: str = "arm64"
-    #: The Powertools release whose public layer the function gets, looked up per region in
-    #: AWS's SSM parameter for the runtime and architecture (`latest` follows new releases);
-    #: None: no Powertools layer.
+    """'arm64' or 'x86_64'."""
     powertools_version: str | None = POWERTOOLS_VERSION
-    #: A fixed layer version number instead of the lookup (the same number in every region).
+    """The Powertools release whose public layer the function gets, looked up per region in AWS's
+    SSM parameter for the runtime and architecture (`latest` follows new releases); unset: no
+    Powertools layer."""
     powertools_layer_version: int | None = None
+    """A fixed Powertools layer version number instead of the lookup (the same number in every
+    region)."""
     extra_layers: Sequence[pulumi.Input[str]] = ()
+    """More layer ARNs, after the Powertools layer."""
     description: str | None = None
+    """The function's description."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of the function, its role and its log group."""
+    region: str | None = None
+    """The AWS region the function runs in. Required for a Function of its own; a component's
+    consumer function runs in its component's region (leave it unset there)."""
 
     def validate(self) -> None:
         """Raise ValueError naming the field and the fix."""
@@ -88,6 +107,19 @@ class FunctionArgs:
             )
 
 
+@schema_args
+@dataclass(frozen=True)
+class FunctionTarget:
+    """What an API needs from the function that serves its routes (`Function.target()` gives it)."""
+
+    function_name: pulumi.Input[str]
+    """The function's name (or ARN): what the API's invoke permission names."""
+    invoke_arn: pulumi.Input[str]
+    """The function's invoke ARN: what the API's integrations call."""
+    timeout_s: int
+    """The function's timeout in seconds: it must end before the API's integration timeout."""
+
+
 class Function(pulumi.ComponentResource):
     """A Lambda function placed explicitly in `region`.
 
@@ -95,22 +127,34 @@ class Function(pulumi.ComponentResource):
     inline policy grants the function's own log group, X-Ray, and the statements it is given.
     """
 
-    function: aws.lambda_.Function
-    role: aws.iam.Role
-    role_policy: aws.iam.RolePolicy
-    log_group: aws.cloudwatch.LogGroup
     timeout_s: int
+    """The function's timeout in seconds."""
     region: str
+    """The region the function runs in."""
+    function_name: pulumi.Output[str]
+    """The Lambda function's name."""
+    function_arn: pulumi.Output[str]
+    """The Lambda function's ARN."""
+    invoke_arn: pulumi.Output[str]
+    """The ARN API Gateway integrations invoke."""
+    role_arn: pulumi.Output[str]
+    """The ARN of the function's execution role."""
+    log_group_name: pulumi.Output[str]
+    """The function's log group."""
 
     def __init__(
         self,
         name: str,
         args: FunctionArgs,
-        *,
-        region: str,
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        region: str | None = None,
     ) -> None:
-        super().__init__("resilient-serverless:lambda:Function", name, None, opts)
+        super().__init__(
+            component_type("Function"), name, None, keep_previous_token("Function", opts)
+        )
+        args = as_args(FunctionArgs, args)
+        region = placed_in("FunctionArgs", args.region, region)
         args.validate()
         self.timeout_s = args.timeout_s
         self.region = region
@@ -180,6 +224,11 @@ class Function(pulumi.ComponentResource):
             # The role must be able to write logs and traces before the first invocation.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
         )
+        self.function_name = self.function.name
+        self.function_arn = self.function.arn
+        self.invoke_arn = self.function.invoke_arn
+        self.role_arn = self.role.arn
+        self.log_group_name = self.log_group.name
         self.register_outputs(
             {
                 "functionName": self.function.name,
@@ -218,3 +267,11 @@ class Function(pulumi.ComponentResource):
 
         # The public parameter is not sensitive; `value` would come back marked secret.
         return looked_up.insecure_value.apply(checked)
+
+    def target(self) -> FunctionTarget:
+        """This function as the handler of an API's routes."""
+        return FunctionTarget(
+            function_name=self.function.name,
+            invoke_arn=self.function.invoke_arn,
+            timeout_s=self.timeout_s,
+        )

@@ -1,31 +1,39 @@
 """GlobalTable: one DynamoDB table replicated to every region the service runs in."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
+from .inputs import as_args, schema_args
+from .tokens import component_type, keep_previous_token
 
+
+@schema_args
 @dataclass
 class GlobalTableArgs:
     """Key schema and protection of a global table. `regions[0]` is where the table resource
     lives; every other region gets a replica (all replicas are writable: active-active)."""
 
     regions: Sequence[str]
+    """The regions: the table lives in the first, every other one holds a replica."""
     hash_key: str = "pk"
+    """The partition key (a string attribute)."""
     range_key: str | None = None
-    #: Extra attribute definitions beyond the keys, e.g. for indexes: name -> S|N|B.
+    """The sort key (a string attribute), if any."""
     attributes: Mapping[str, str] = field(default_factory=dict)
+    """Extra attribute definitions beyond the keys, e.g. for indexes: name -> S|N|B."""
     ttl_attribute: str | None = "expiresAt"
+    """The attribute DynamoDB expires items by."""
     deletion_protection: bool = True
-    #: Replica regions about to be removed: their replica's deletion protection is turned off,
-    #: so that the next update, which drops them from `regions`, can delete the replica (the
-    #: provider does not turn it off before deleting). Every other copy keeps it on.
+    """Deletion protection of the table and its replicas."""
     retiring_regions: Sequence[str] = ()
+    """Replica regions about to be removed: their replica's deletion protection is turned off, so
+    that the next update, which drops them from `regions`, can delete the replica (the provider
+    does not turn it off before deleting). Every other copy keeps it on."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of the table and its replicas."""
 
     def validate(self) -> None:
         if not self.regions:
@@ -58,8 +66,10 @@ class GlobalTable(pulumi.ComponentResource):
     protection goes off), then drop it from `regions` and `retiring_regions` (the replica is
     deleted)."""
 
-    table: aws.dynamodb.Table
-    regions: tuple[str, ...]
+    table_name: pulumi.Output[str]
+    """The table's name (the same in every region)."""
+    table_arn: pulumi.Output[str]
+    """The ARN of the table in its first region."""
 
     def __init__(
         self,
@@ -67,7 +77,10 @@ class GlobalTable(pulumi.ComponentResource):
         args: GlobalTableArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("resilient-serverless:dynamodb:GlobalTable", name, None, opts)
+        super().__init__(
+            component_type("GlobalTable"), name, None, keep_previous_token("GlobalTable", opts)
+        )
+        args = as_args(GlobalTableArgs, args)
         args.validate()
         self.regions = tuple(args.regions)
         home, *replica_regions = self.regions
@@ -112,6 +125,8 @@ class GlobalTable(pulumi.ComponentResource):
             opts=pulumi.InvokeOutputOptions(parent=self)
         )
         self._partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        self.table_name = self.table.name
+        self.table_arn = self.table.arn
         self.register_outputs({"tableName": self.table.name, "tableArn": self.table.arn})
 
     def arn_in(self, region: str) -> pulumi.Output[str]:

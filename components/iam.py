@@ -4,27 +4,34 @@ Statements are plain data so a component can add its own (a worker's queue actio
 user asks for, and so a wildcard is refused here, at construction, rather than at review time.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
+
+from .inputs import schema_args
 
 # `*`, `sqs:*`, `dynamodb:Get*`-style prefixes are still allowed; a bare or service-wide
 # wildcard is what turns a function into an account-wide blast radius.
 _WILDCARD_ACTION = re.compile(r"^(\*|[a-z0-9-]+:\*)$")
 
 
+@schema_args
 @dataclass(frozen=True)
 class PolicyStatement:
     """One IAM Allow statement: exact actions on exact resources (ARNs may be Outputs)."""
 
     actions: Sequence[str]
+    """The actions, e.g. 'sqs:SendMessage'; a service-wide wildcard ('sqs:*', '*') is refused."""
     resources: Sequence[pulumi.Input[str]]
+    """The ARNs the actions apply to."""
     sid: str | None = None
-    conditions: dict[str, dict[str, object]] = field(default_factory=dict)
+    """The statement's id."""
+    conditions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """IAM conditions: operator -> condition key -> value(s), e.g.
+    {"StringEquals": {"aws:SourceAccount": "123456789012"}}."""
 
     def __post_init__(self) -> None:
         if not self.actions:

@@ -14,8 +14,6 @@ record is gone until the first new one is in sync (typically well under a minute
 may cache that empty answer for the zone's negative-caching TTL. Switch in a quiet period.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,33 +22,50 @@ import pulumi_aws as aws
 
 from resilience_policies import thresholds
 
+from .inputs import as_args, schema_args
+from .tokens import component_type, keep_previous_token
 
+
+@schema_args
 @dataclass(frozen=True)
 class RegionalEndpoint:
     """Where a region serves (its API custom domain) and how to probe it (its own endpoint)."""
 
     region: str
-    #: The API custom domain's regional domain name: the alias target, or the CNAME's value.
+    """The region this endpoint serves from."""
     alias_name: pulumi.Input[str]
-    #: The regional domain name's hosted zone (alias records only).
+    """The API custom domain's regional domain name (`RegionalApi.regional_domain_name`): the
+    alias target, or the CNAME's value."""
     alias_zone_id: pulumi.Input[str]
+    """The hosted zone of that target (`RegionalApi.regional_zone_id`; alias records only)."""
     health_check_fqdn: pulumi.Input[str]
+    """The region's own endpoint, probed over HTTPS (`RegionalApi.health_check_fqdn`)."""
     health_check_path: str
+    """The deep health path on it, e.g. '/v1/health'."""
 
 
+@schema_args
 @dataclass
 class LatencyRoutingArgs:
+    """One latency-routed name over regional endpoints, each withdrawn while its health check
+    fails."""
+
     zone_id: pulumi.Input[str]
+    """The Route53 hosted zone of the name."""
     record_name: str
+    """The name clients call, inside the zone."""
     endpoints: Sequence[RegionalEndpoint]
+    """One endpoint per region."""
     health_check_interval_s: int = thresholds.HEALTH_CHECK_INTERVAL_DEFAULT_S
+    """Route53's request interval: 10 or 30 seconds."""
     health_check_failure_threshold: int = thresholds.HEALTH_CHECK_FAILURE_THRESHOLD_DEFAULT
-    #: Route53 checker regions (at least 3); None lets Route53 use its default set.
+    """Failed checks before a region is withdrawn (1..10)."""
     checker_regions: Sequence[str] | None = None
-    #: `alias` (A alias records) or `cname` (CNAME records with `record_ttl_s`).
+    """Route53 checker regions (at least 3); unset lets Route53 use its default set."""
     record_type: str = thresholds.DNS_RECORD_TYPE_DEFAULT
-    #: The CNAME records' TTL; alias records are cached for their target's TTL instead.
+    """`alias` (A alias records) or `cname` (CNAME records with `record_ttl_s`)."""
     record_ttl_s: int = thresholds.DNS_CNAME_TTL_DEFAULT_S
+    """The CNAME records' TTL; alias records are cached for their target's TTL instead."""
 
     def validate(self) -> None:
         if not self.endpoints:
@@ -109,9 +124,13 @@ class LatencyRouting(pulumi.ComponentResource):
     """Per region: an HTTPS health check on the region's deep health route and a latency record
     (alias or CNAME) that is withdrawn while that check fails."""
 
-    health_checks: dict[str, aws.route53.HealthCheck]
-    records: dict[str, aws.route53.Record]
     estimated_failover_s: int
+    """Nominal seconds from a region failing to its withdrawal from DNS: interval x failure
+    threshold + the record's TTL (not a bound: checkers report late, resolvers cache)."""
+    record_name: str
+    """The latency-routed name."""
+    health_check_ids: dict[str, pulumi.Output[str]]
+    """Each region's health check id."""
 
     def __init__(
         self,
@@ -119,7 +138,13 @@ class LatencyRouting(pulumi.ComponentResource):
         args: LatencyRoutingArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("resilient-serverless:dns:LatencyRouting", name, None, opts)
+        super().__init__(
+            component_type("LatencyRouting"),
+            name,
+            None,
+            keep_previous_token("LatencyRouting", opts),
+        )
+        args = as_args(LatencyRoutingArgs, args)
         args.validate()
         self.estimated_failover_s = args.estimated_failover_s
         child = pulumi.ResourceOptions(parent=self)
@@ -128,8 +153,8 @@ class LatencyRouting(pulumi.ComponentResource):
         record_options = pulumi.ResourceOptions(
             parent=self, replace_on_changes=["type"], delete_before_replace=True
         )
-        self.health_checks = {}
-        self.records = {}
+        self.health_checks: dict[str, aws.route53.HealthCheck] = {}
+        self.records: dict[str, aws.route53.Record] = {}
         for endpoint in args.endpoints:
             region = endpoint.region
             health_check = aws.route53.HealthCheck(
@@ -174,6 +199,8 @@ class LatencyRouting(pulumi.ComponentResource):
             )
             self.health_checks[region] = health_check
             self.records[region] = record
+        self.record_name = args.record_name
+        self.health_check_ids = {region: hc.id for region, hc in self.health_checks.items()}
         self.register_outputs(
             {
                 "recordName": args.record_name,

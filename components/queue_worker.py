@@ -1,8 +1,6 @@
 """QueueWorker: offload work to a queue, consume it with partial batch failures, park poison
 messages in a DLQ, and alarm on both."""
 
-from __future__ import annotations
-
 import dataclasses
 from dataclasses import dataclass
 
@@ -14,6 +12,8 @@ from resilience_policies import thresholds
 from .alarms import maximum_above
 from .function import Function, FunctionArgs
 from .iam import PolicyStatement
+from .inputs import as_args, placed_in, schema_args
+from .tokens import component_type, keep_previous_token
 
 #: What Lambda's SQS poller calls on the queue on the function's behalf.
 CONSUMER_QUEUE_ACTIONS = (
@@ -24,20 +24,31 @@ CONSUMER_QUEUE_ACTIONS = (
 )
 
 
+@schema_args
 @dataclass
 class QueueWorkerArgs:
     """The consumer function and how it polls. The queue's timings are derived, not chosen."""
 
     consumer: FunctionArgs
+    """The function that consumes the queue; it runs in the worker's region."""
     batch_size: int = 10
+    """Messages per invocation (1..10000; above 10 needs a batching window)."""
     batching_window_s: int = 0
+    """Seconds Lambda gathers a batch (0..300). Plain: the visibility timeout derives from it."""
     max_concurrency: int = thresholds.SQS_MAX_CONCURRENCY_DEFAULT
+    """SQS maximum concurrency of the consumer (2..1000)."""
     max_receive_count: int = thresholds.MAX_RECEIVE_COUNT_DEFAULT
+    """Receives before a message goes to the DLQ (3..10). Plain: the policy pack reads it."""
     message_retention_s: int = thresholds.DEFAULT_MESSAGE_RETENTION_S
+    """Retention of the work queue in seconds, below the DLQ's 14 days."""
     visibility_ratio: int = thresholds.VISIBILITY_TIMEOUT_RATIO
-    #: SNS topic (or any alarm action) for the DLQ-depth and oldest-message alarms.
+    """Visibility timeout as a multiple of the consumer's timeout (at least 6)."""
     alarm_action_arn: pulumi.Input[str] | None = None
+    """SNS topic (or any alarm action) for the DLQ-depth and oldest-message alarms."""
     oldest_message_alarm_s: int = thresholds.QUEUE_OLDEST_MESSAGE_ALARM_S
+    """Age of the oldest message, in seconds, that raises the alarm."""
+    region: str | None = None
+    """The AWS region of the queue, its DLQ and the consumer."""
 
     def validate(self) -> None:
         self.consumer.validate()
@@ -102,21 +113,32 @@ class QueueWorkerArgs:
 class QueueWorker(pulumi.ComponentResource):
     """An SQS work queue, its DLQ and the Lambda that consumes it, in one region."""
 
-    queue: aws.sqs.Queue
-    dead_letter_queue: aws.sqs.Queue
-    consumer: Function
-    event_source_mapping: aws.lambda_.EventSourceMapping
     visibility_timeout_s: int
+    """The queue's visibility timeout, derived from the consumer's timeout and batching window."""
+    queue_url: pulumi.Output[str]
+    """The work queue's URL."""
+    queue_arn: pulumi.Output[str]
+    """The work queue's ARN."""
+    dead_letter_queue_url: pulumi.Output[str]
+    """The DLQ's URL."""
+    dead_letter_queue_arn: pulumi.Output[str]
+    """The DLQ's ARN."""
+    consumer_function_name: pulumi.Output[str]
+    """The consumer function's name."""
 
     def __init__(
         self,
         name: str,
         args: QueueWorkerArgs,
-        *,
-        region: str,
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        region: str | None = None,
     ) -> None:
-        super().__init__("resilient-serverless:queue:QueueWorker", name, None, opts)
+        super().__init__(
+            component_type("QueueWorker"), name, None, keep_previous_token("QueueWorker", opts)
+        )
+        args = as_args(QueueWorkerArgs, args)
+        region = placed_in("QueueWorkerArgs", args.region, region)
         args.validate()
         self.visibility_timeout_s = args.visibility_timeout_s
         child = pulumi.ResourceOptions(parent=self)
@@ -231,6 +253,11 @@ class QueueWorker(pulumi.ComponentResource):
             f"The oldest message in {name} ({region}) waited more than "
             f"{args.oldest_message_alarm_s} s: the consumer is not keeping up or is failing.",
         )
+        self.queue_url = self.queue.url
+        self.queue_arn = self.queue.arn
+        self.dead_letter_queue_url = self.dead_letter_queue.url
+        self.dead_letter_queue_arn = self.dead_letter_queue.arn
+        self.consumer_function_name = self.consumer.function_name
         self.register_outputs(
             {
                 "queueUrl": self.queue.url,

@@ -2,8 +2,6 @@
 routing, access control, per-method throttling, access logs, X-Ray and a certificate expiry
 alarm."""
 
-from __future__ import annotations
-
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -16,7 +14,9 @@ import pulumi_aws as aws
 from resilience_policies import thresholds
 
 from .api_access import AUTHORIZATION_MODES, DEFAULT_AUTHORIZATION, ApiClient
-from .function import Function
+from .function import FunctionTarget
+from .inputs import PYTHON_ONLY, as_args, placed_in, schema_args
+from .tokens import component_type, keep_previous_token
 
 ACCESS_LOG_FORMAT = json.dumps(
     {
@@ -36,12 +36,15 @@ ACCESS_LOG_FORMAT = json.dumps(
 )
 
 
+@schema_args
 @dataclass(frozen=True)
 class Route:
     """One method on one path, e.g. Route("GET", "tasks/{taskId}")."""
 
     method: str
+    """GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or ANY."""
     path: str
+    """The path below the stage, without leading or trailing slash, e.g. 'tasks/{taskId}'."""
 
     def __post_init__(self) -> None:
         if self.method not in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"):
@@ -53,19 +56,24 @@ class Route:
             )
 
 
+@schema_args
 @dataclass(frozen=True)
 class HandledRoutes:
     """Routes served by a function other than the API's main handler (e.g. the bookings API
     next to the tasks API), each with its own integration and invoke permission."""
 
-    name: str  # short, unique per API: names the invoke permission
-    handler: Function
+    name: str
+    """A short name, unique per API: it names the invoke permission."""
+    handler: FunctionTarget
+    """The function that serves these routes (`Function.target()`)."""
     routes: Sequence[Route]
+    """The routes it serves."""
 
 
+@schema_args
 @dataclass
 class RegionalApiArgs:
-    """The API's routes, callers, limits and custom domain. The handler is a Function component
+    """The API's routes, callers, limits and custom domain. The handler is a function's target
     (its timeout must end before the integration's).
 
     Throttling is per method: API Gateway applies the stage's default method settings (`*/*`)
@@ -74,45 +82,60 @@ class RegionalApiArgs:
     clients get their own rate, burst and quota on top, per region, from their usage plans.
     """
 
-    handler: Function
+    handler: FunctionTarget
+    """The function that serves `routes` (`Function.target()`); its timeout must end before
+    the integration's."""
     routes: Sequence[Route]
+    """The main handler's routes; they must include the health route."""
     domain_name: str
+    """The custom domain the API answers on (the latency-routed name)."""
     zone_id: pulumi.Input[str]
+    """The Route53 hosted zone that validates the certificate."""
     health_path: str = "health"
+    """The deep health route's path, probed by Route53."""
     stage_name: str = "v1"
-    #: Burst limit of EACH method of the stage (not of the whole API).
+    """The stage's name."""
     throttle_burst_limit: int = thresholds.API_THROTTLE_BURST_LIMIT_DEFAULT
-    #: Steady-state requests per second of EACH method of the stage (not of the whole API).
+    """Burst limit of EACH method of the stage (not of the whole API)."""
     throttle_rate_limit: float = thresholds.API_THROTTLE_RATE_LIMIT_DEFAULT
+    """Steady-state requests per second of EACH method of the stage (not of the whole API)."""
     integration_timeout_ms: int = thresholds.API_GATEWAY_INTEGRATION_TIMEOUT_MS
+    """Lambda integration timeout in milliseconds (50..29000). Plain: the timeout chain is
+    checked against it at preview."""
     timeout_margin_ms: int = thresholds.API_FUNCTION_TIMEOUT_MARGIN_MS
-    #: Bring your own regional ACM certificate; otherwise one is issued and DNS-validated.
-    #: Either way its days to expiry are alarmed on.
+    """How much earlier than the integration a function must time out, in milliseconds."""
     certificate_arn: pulumi.Input[str] | None = None
-    #: The validation record shared by the domain's certificates in every region (see
-    #: SharedCertificateValidation); None writes a record of this API's own.
-    certificate_validation: SharedCertificateValidation | None = None
-    #: Where the certificate expiry alarm notifies (e.g. the region's alarm topic).
+    """Bring your own regional ACM certificate; otherwise one is issued and DNS-validated. Either
+    way its days to expiry are alarmed on."""
+    certificate_validation: "SharedCertificateValidation | None" = field(
+        default=None, metadata=PYTHON_ONLY
+    )
+    """Python only: the validation record shared by the domain's certificates in every region
+    (see SharedCertificateValidation); unset writes a record of this API's own."""
     alarm_action_arn: pulumi.Input[str] | None = None
-    #: Who may call every route but the health route: `iam` (a SigV4 signature allowed
-    #: `execute-api:Invoke`) or `apiKey` (an `x-api-key` of one of `api_clients`). The health
-    #: route stays open: Route53's health checkers cannot sign or send a key.
+    """Where the certificate expiry alarm notifies (e.g. the region's alarm topic)."""
     authorization: str = DEFAULT_AUTHORIZATION
-    #: With `apiKey`: one key and one usage plan per client in this region.
+    """Who may call every route but the health route: `iam` (a SigV4 signature allowed
+    `execute-api:Invoke`) or `apiKey` (an `x-api-key` of one of `api_clients`). The health route
+    stays open: Route53's health checkers cannot sign or send a key."""
     api_clients: Sequence[ApiClient] = ()
-    #: With `apiKey`: client name -> the value this region's key must have (another region's
-    #: key value, so one key works everywhere). A client left out gets a value from API Gateway.
+    """With `apiKey`: one key and one usage plan per client in this region."""
     api_key_values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """With `apiKey`: client name -> the value this region's key must have (another region's key
+    value, so one key works everywhere). A client left out gets a value from API Gateway."""
     access_log_retention_days: int = thresholds.LOG_RETENTION_DAYS_DEFAULT
-    #: API Gateway writes execution and access logs through one role per account and region.
-    #: Give the role's ARN to have this component set it for `region`; leave None when the
-    #: account's API Gateway settings are managed elsewhere (they are account-wide).
+    """Retention of the access and execution logs, a CloudWatch Logs retention value."""
     cloudwatch_role_arn: pulumi.Input[str] | None = None
+    """The role API Gateway writes logs with, set for the account in this region; unset when
+    the account's API Gateway settings are managed elsewhere (they are account-wide)."""
     tags: dict[str, str] = field(default_factory=dict)
-    #: More functions, each serving its own routes on the same API, stage and domain.
+    """Tags of the API, its stage, logs, certificate and domain."""
     more_handlers: Sequence[HandledRoutes] = ()
+    """More functions, each serving its own routes on the same API, stage and domain."""
+    region: str | None = None
+    """The AWS region of the API."""
 
-    def handled_routes(self) -> list[tuple[Function, Route]]:
+    def handled_routes(self) -> list[tuple[FunctionTarget, Route]]:
         """Every route with the function that serves it, the main handler's first."""
         pairs = [(self.handler, route) for route in self.routes]
         for extra in self.more_handlers:
@@ -205,39 +228,50 @@ class RegionalApiArgs:
 class RegionalApi(pulumi.ComponentResource):
     """REST API (REGIONAL endpoint) -> Lambda proxy integration, one stage, one custom domain."""
 
-    rest_api: aws.apigateway.RestApi
-    stage: aws.apigateway.Stage
-    domain: aws.apigateway.DomainName
     region: str
+    """The API's region."""
     stage_name: str
+    """The stage's name."""
     health_check_fqdn: pulumi.Output[str]
+    """The API's own regional endpoint (what Route53 probes)."""
     health_check_path: str
+    """The deep health route below the endpoint, e.g. '/v1/health'."""
     invoke_url: pulumi.Output[str]
-    #: With `apiKey`: each client's key and usage plan in this region, by client name. Never
-    #: export a key's `value` (a secret): its id is enough to read it with the AWS CLI.
-    api_keys: dict[str, aws.apigateway.ApiKey]
-    usage_plans: dict[str, aws.apigateway.UsagePlan]
-    #: With `iam`: the `execute-api:Invoke` resources of the protected routes, one per route,
-    #: `arn:aws:execute-api:<region>:<account>:<api id>/<stage>/<METHOD>/<path>` (path
-    #: parameters as `*`), for the callers' IAM policies.
-    invoke_policy_resources: list[pulumi.Output[str]]
+    """The stage's URL on the regional endpoint."""
+    rest_api_id: pulumi.Output[str]
+    """The REST API's id."""
+    regional_domain_name: pulumi.Output[str]
+    """The custom domain's regional target (what a latency record points to)."""
+    regional_zone_id: pulumi.Output[str]
+    """The hosted zone of the custom domain's regional target."""
+    invoke_policy_resources: pulumi.Output[list[str]]
+    """With `iam`: the `execute-api:Invoke` resources of the protected routes, one per route,
+    `arn:aws:execute-api:<region>:<account>:<api id>/<stage>/<METHOD>/<path>` (path parameters
+    as `*`), for the callers' IAM policies."""
+    api_key_ids: pulumi.Output[dict[str, str]]
+    """With `apiKey`: each client's key id in this region, by client name (never the value, a
+    secret: read it with `aws apigateway get-api-key --api-key <id> --include-value`)."""
     certificate_arn: pulumi.Output[str]
-    certificate_expiry_alarm: aws.cloudwatch.MetricAlarm
+    """The ARN of the certificate the custom domain serves."""
 
     def __init__(
         self,
         name: str,
         args: RegionalApiArgs,
-        *,
-        region: str,
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        region: str | None = None,
     ) -> None:
-        super().__init__("resilient-serverless:api:RegionalApi", name, None, opts)
+        super().__init__(
+            component_type("RegionalApi"), name, None, keep_previous_token("RegionalApi", opts)
+        )
+        args = as_args(RegionalApiArgs, args)
+        region = placed_in("RegionalApiArgs", args.region, region)
         args.validate()
         self.region = region
         self.stage_name = args.stage_name
         child = pulumi.ResourceOptions(parent=self)
-        function = args.handler.function
+        function = args.handler
 
         self.rest_api = aws.apigateway.RestApi(
             f"{name}-api",
@@ -272,7 +306,7 @@ class RegionalApi(pulumi.ComponentResource):
                 http_method=method.http_method,
                 type="AWS_PROXY",
                 integration_http_method="POST",
-                uri=handler.function.invoke_arn,
+                uri=handler.invoke_arn,
                 timeout_milliseconds=args.integration_timeout_ms,
                 opts=child,
             )
@@ -282,7 +316,7 @@ class RegionalApi(pulumi.ComponentResource):
             f"{name}-invoke",
             region=region,
             action="lambda:InvokeFunction",
-            function=function.name,
+            function=function.function_name,
             principal="apigateway.amazonaws.com",
             # Only this API (any stage, method and path) may invoke the function.
             source_arn=pulumi.Output.concat(self.rest_api.execution_arn, "/*/*"),
@@ -293,7 +327,7 @@ class RegionalApi(pulumi.ComponentResource):
                 f"{name}-invoke-{_slug_text(extra.name)}",
                 region=region,
                 action="lambda:InvokeFunction",
-                function=extra.handler.function.name,
+                function=extra.handler.function_name,
                 principal="apigateway.amazonaws.com",
                 source_arn=pulumi.Output.concat(self.rest_api.execution_arn, "/*/*"),
                 opts=child,
@@ -315,7 +349,7 @@ class RegionalApi(pulumi.ComponentResource):
                     [_method_access(args, route) for _, route in handled],
                 ),
                 "integrations": _targets_fingerprint(
-                    [handler.function.invoke_arn for handler, _ in handled]
+                    [handler.invoke_arn for handler, _ in handled]
                 ),
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=route_resources),
@@ -389,7 +423,7 @@ class RegionalApi(pulumi.ComponentResource):
             alarmed_arn = self.certificate_arn
         else:
             self.certificate_arn, alarmed_arn = self._certificate(name, region, args, child)
-        self.certificate_expiry_alarm = _certificate_expiry_alarm(
+        self.certificate_expiry_alarm: aws.cloudwatch.MetricAlarm = _certificate_expiry_alarm(
             f"{name}-cert-expiry", region, alarmed_arn, args, child
         )
         self.domain = aws.apigateway.DomainName(
@@ -422,13 +456,16 @@ class RegionalApi(pulumi.ComponentResource):
         self.invoke_url = pulumi.Output.concat(
             "https://", self.health_check_fqdn, "/", args.stage_name
         )
+        self.rest_api_id = self.rest_api.id
+        self.regional_domain_name = self.domain.regional_domain_name
+        self.regional_zone_id = self.domain.regional_zone_id
         self.register_outputs(
             {
                 "restApiId": self.rest_api.id,
                 "invokeUrl": self.invoke_url,
                 "regionalDomainName": self.domain.regional_domain_name,
                 "regionalZoneId": self.domain.regional_zone_id,
-                "apiKeyIds": {client: key.id for client, key in self.api_keys.items()},
+                "apiKeyIds": self.api_key_ids,
                 "invokePolicyResources": self.invoke_policy_resources,
             }
         )
@@ -438,7 +475,7 @@ class RegionalApi(pulumi.ComponentResource):
     ) -> None:
         """The callers' side of access control: the IAM resources to grant (iam), or each
         client's key and usage plan in this region (apiKey)."""
-        self.invoke_policy_resources = [
+        resources = [
             pulumi.Output.concat(
                 self.rest_api.execution_arn,
                 f"/{args.stage_name}/{route.method.replace('ANY', '*')}/{_arn_path(route.path)}",
@@ -446,8 +483,13 @@ class RegionalApi(pulumi.ComponentResource):
             for _, route in args.handled_routes()
             if args.authorization == "iam" and args.protects(route)
         ]
-        self.api_keys = {}
-        self.usage_plans = {}
+        self.invoke_policy_resources = (
+            pulumi.Output.all(*resources).apply(list) if resources else pulumi.Output.from_input([])
+        )
+        #: With `apiKey`: each client's key and usage plan in this region, by client name. Never
+        #: export a key's `value` (a secret): its id is enough to read it with the AWS CLI.
+        self.api_keys: dict[str, aws.apigateway.ApiKey] = {}
+        self.usage_plans: dict[str, aws.apigateway.UsagePlan] = {}
         for client in args.api_clients:
             slug = _slug_text(client.name)
             plan = aws.apigateway.UsagePlan(
@@ -494,6 +536,10 @@ class RegionalApi(pulumi.ComponentResource):
             )
             self.api_keys[client.name] = key
             self.usage_plans[client.name] = plan
+        key_ids = {client: key.id for client, key in self.api_keys.items()}
+        self.api_key_ids = (
+            pulumi.Output.all(**key_ids).apply(dict) if key_ids else pulumi.Output.from_input({})
+        )
 
     def _path_resources(
         self,
@@ -573,13 +619,17 @@ class SharedCertificateValidation:
     place. So on the first update with this version nothing of the old records may be deleted:
     - the first region's old record becomes the shared one (an alias: same id, same inputs, no
       change in DNS);
-    - every other region's old record is released rather than deleted: `Record.get` under its old
-      name with the shared record's id (the same zone, name and type, hence the same id) makes
-      the engine stop managing it without calling delete ("relinquish"). In a stack created by
-      this version the same `get` is a read of the shared record; dropping it later (a region
-      removed, or this code once every stack has run it) only forgets it.
-    Do not remove a region in the same update that first runs this version: nothing would
-    release that region's old record, and its deletion would take the shared CNAME with it.
+    - every other region's old record stays, unchanged (same name, same inputs), but with
+      `retain_on_delete`: removing that region later, or this code once every stack has run it,
+      only forgets it and never deletes the CNAME. In a stack created by this version these are
+      co-writers of the same values (`allow_overwrite`) that never delete; the shared record is
+      the one that does, when the whole stack goes.
+      (A read of the shared record under the old name would release the old record without a
+      delete when the ids match, but a read carries no aliases - ReadResourceRequest reserves
+      the field - so once the components' type tokens changed, its URN no longer matches the old
+      one and the engine would delete the old record, and the CNAME with it.)
+    Do not remove a region in the same update that first runs this version: its old record
+    would still be deleted without `retain_on_delete` ever having been saved for it.
     """
 
     def __init__(
@@ -613,8 +663,11 @@ class SharedCertificateValidation:
                 ),
             )
         else:
-            aws.route53.Record.get(
-                legacy_name, self.record.id, opts=pulumi.ResourceOptions(parent=legacy_parent)
+            _validation_record(
+                legacy_name,
+                self.zone_id,
+                certificate,
+                pulumi.ResourceOptions(parent=legacy_parent, retain_on_delete=True),
             )
         return self.record.fqdn
 
@@ -705,7 +758,7 @@ def _slug(route: Route) -> str:
     return f"{route.method.lower()}-{_slug_text(route.path)}"
 
 
-def _targets_fingerprint(invoke_arns: Sequence[pulumi.Output[str]]) -> pulumi.Output[str]:
+def _targets_fingerprint(invoke_arns: Sequence[pulumi.Input[str]]) -> pulumi.Output[str]:
     return pulumi.Output.all(*invoke_arns).apply(
         lambda arns: hashlib.sha256(json.dumps(sorted(set(arns))).encode()).hexdigest()
     )

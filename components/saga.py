@@ -14,8 +14,6 @@ inventory per region keeps every hold a single-region conditional write. The tab
 `resilience:single-region` tag that tells the policy pack so.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -25,7 +23,13 @@ import pulumi_aws as aws
 from resilience_policies import thresholds
 
 from .iam import PolicyStatement, assume_role_policy, policy_document
+from .inputs import as_args, placed_in, schema_args
 from .saga_definition import BOOKING_STEPS, RESOURCE_KEY, RetryPolicy, SagaStep, saga_definition
+from .tokens import component_type, keep_previous_token
+
+# The steps and the retry policy are args too; saga_definition itself stays free of Pulumi.
+schema_args(SagaStep)
+schema_args(RetryPolicy)
 
 #: The tag the policy pack's `dynamodb-global-table` reads as "regional by design".
 SINGLE_REGION_TAG = "resilience:single-region"
@@ -51,14 +55,23 @@ TRACING_ACTIONS = (
 )
 
 
+@schema_args
 @dataclass
 class SagaArgs:
+    """The saga's steps, retries and logging."""
+
     steps: Sequence[SagaStep] = BOOKING_STEPS
+    """The bookable resources, in booking order (default: hotel, flight, car)."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    #: ALL: every state's input and output in the logs, the saga's audit trail.
+    """How each step retries transient errors."""
     log_level: str = "ALL"
+    """ALL (every state's input and output: the saga's audit trail), ERROR or FATAL."""
     log_retention_days: int = thresholds.LOG_RETENTION_DAYS_DEFAULT
+    """Retention of the execution logs, a CloudWatch Logs retention value."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of every resource of the saga."""
+    region: str | None = None
+    """The AWS region of the state machine and its inventory table."""
 
     def validate(self) -> None:
         if not self.steps:
@@ -78,23 +91,28 @@ class SagaArgs:
 class Saga(pulumi.ComponentResource):
     """The state machine, its role, its log group and its inventory table, in `region`."""
 
-    table: aws.dynamodb.Table
-    log_group: aws.cloudwatch.LogGroup
-    role: aws.iam.Role
-    role_policy: aws.iam.RolePolicy
-    state_machine: aws.sfn.StateMachine
-    #: The ARN pattern of this state machine's executions (for DescribeExecution grants).
     execution_arns: pulumi.Output[str]
+    """The ARN pattern of this state machine's executions (for DescribeExecution grants)."""
+    state_machine_arn: pulumi.Output[str]
+    """The state machine's ARN (for StartExecution)."""
+    table_name: pulumi.Output[str]
+    """The inventory table's name."""
+    table_arn: pulumi.Output[str]
+    """The inventory table's ARN."""
+    log_group_name: pulumi.Output[str]
+    """The execution log group."""
 
     def __init__(
         self,
         name: str,
         args: SagaArgs,
-        *,
-        region: str,
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        region: str | None = None,
     ) -> None:
-        super().__init__("resilient-serverless:saga:Saga", name, None, opts)
+        super().__init__(component_type("Saga"), name, None, keep_previous_token("Saga", opts))
+        args = as_args(SagaArgs, args)
+        region = placed_in("SagaArgs", args.region, region)
         args.validate()
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
@@ -171,6 +189,10 @@ class Saga(pulumi.ComponentResource):
         self.execution_arns = self.state_machine.arn.apply(
             lambda arn: arn.replace(":stateMachine:", ":execution:", 1) + ":*"
         )
+        self.state_machine_arn = self.state_machine.arn
+        self.table_name = self.table.name
+        self.table_arn = self.table.arn
+        self.log_group_name = self.log_group.name
         self.register_outputs(
             {
                 "stateMachineArn": self.state_machine.arn,

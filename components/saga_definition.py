@@ -30,8 +30,6 @@ This module imports nothing but the standard library and the shared thresholds: 
 the very same definition in moto's Step Functions interpreter.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -67,7 +65,9 @@ class SagaStep:
     """One bookable resource: its name in state names and keys, and its id in the input."""
 
     name: str  # "hotel"
+    """The resource's name in state names and keys, e.g. 'hotel'."""
     input_field: str  # "hotelId"
+    """The execution input field with the resource's id, e.g. 'hotelId'."""
 
     @property
     def title(self) -> str:
@@ -100,10 +100,16 @@ BOOKING_STEPS: Final[tuple[SagaStep, ...]] = (
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How each step retries transient DynamoDB errors (full jitter)."""
+
     interval_s: int = thresholds.SAGA_RETRY_INTERVAL_S
+    """Seconds before the first retry."""
     max_attempts: int = thresholds.SAGA_RETRY_MAX_ATTEMPTS
+    """Retries per step."""
     backoff_rate: float = thresholds.SAGA_RETRY_BACKOFF_RATE
+    """Factor the interval grows by per retry."""
     max_delay_s: int = thresholds.SAGA_RETRY_MAX_DELAY_S
+    """Longest wait between retries, in seconds."""
 
     def retrier(self, max_attempts: int | None = None) -> dict[str, Any]:
         return {

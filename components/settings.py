@@ -2,10 +2,8 @@
 resource exists, so a bad value fails `pulumi preview` with one message that names the key and
 the fix instead of failing halfway through `pulumi up`."""
 
-from __future__ import annotations
-
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -15,6 +13,7 @@ from resilience_policies import thresholds
 
 from .api_access import AUTHORIZATION_MODES, DEFAULT_AUTHORIZATION, ApiClient
 from .function import DEFAULT_RUNTIME
+from .inputs import schema_args
 from .powertools import (
     HANDLER_MIN_PYTHON,
     HANDLER_RUNTIMES,
@@ -84,51 +83,119 @@ class ConfigError(ValueError):
         super().__init__(f"invalid stack configuration ({len(problems)} problem(s)):\n{lines}")
 
 
+@schema_args
 @dataclass(frozen=True)
 class ServiceSettings:
-    """Validated settings of one stack. Field docs are in Pulumi.yaml's `config:` section."""
+    """Validated settings of one stack (the program reads them from its config, whose keys are
+    the camelCase names below; Pulumi.yaml's `config:` section declares them)."""
 
-    regions: tuple[str, ...]
+    regions: Sequence[str]
+    """The `regions` setting: AWS regions that serve traffic (at least 2). The first holds the
+    DynamoDB table resource; every other one a replica. Adding a region is one more list entry."""
     domain_name: str
+    """The `domainName` setting: The name clients call, e.g. api.example.com; latency-routed to the
+    nearest healthy region."""
     hosted_zone_name: str
+    """The `hostedZoneName` setting: Public Route53 hosted zone that contains domainName, e.g.
+    example.com."""
     alarm_email: str | None = None
+    """The `alarmEmail` setting: E-mail address subscribed to each region's alarm topic (DLQ depth,
+    queue age). Empty for none."""
     api_timeout_s: int = 10
+    """The `apiTimeoutSeconds` setting: Timeout of the API function. Must end before API Gateway's
+    integration timeout (integrationTimeoutMs minus a 1 s margin)."""
     api_memory_mb: int = 256
+    """The `apiMemoryMb` setting: Memory of the API function (MB)."""
     api_reserved_concurrency: int | None = None
+    """The `apiReservedConcurrency` setting: Reserved concurrency of the API function per region; 0
+    for none."""
     worker_timeout_s: int = 30
+    """The `workerTimeoutSeconds` setting: Timeout of the queue worker. The queue's visibility
+    timeout is derived as 6x this plus the batching window."""
     worker_memory_mb: int = 512
+    """The `workerMemoryMb` setting: Memory of the worker function (MB)."""
     worker_batch_size: int = 10
+    """The `workerBatchSize` setting: Messages per worker invocation."""
     worker_batching_window_s: int = 1
+    """The `workerBatchingWindowSeconds` setting: How long the SQS poller gathers a batch (seconds).
+    """
     worker_max_concurrency: int = thresholds.SQS_MAX_CONCURRENCY_DEFAULT
+    """The `workerMaxConcurrency` setting: Maximum concurrent worker invocations per region (SQS
+    maximum concurrency, 2..1000) - protects the table."""
     max_receive_count: int = thresholds.MAX_RECEIVE_COUNT_DEFAULT
+    """The `maxReceiveCount` setting: Receives before a message moves to the DLQ (3..10)."""
     api_throttle_burst_limit: int = thresholds.API_THROTTLE_BURST_LIMIT_DEFAULT
+    """The `apiThrottleBurstLimit` setting: burst limit of EACH method (route) of a region's stage,
+    not of the whole API."""
     api_throttle_rate_limit: float = thresholds.API_THROTTLE_RATE_LIMIT_DEFAULT
+    """The `apiThrottleRateLimit` setting: steady-state requests per second of EACH method (route)
+    of a region's stage, not of the whole API."""
     integration_timeout_ms: int = thresholds.API_GATEWAY_INTEGRATION_TIMEOUT_MS
+    """The `integrationTimeoutMs` setting: API Gateway Lambda integration timeout (ms), at most
+    29000."""
     health_check_interval_s: int = thresholds.HEALTH_CHECK_INTERVAL_DEFAULT_S
+    """The `healthCheckIntervalSeconds` setting: Route53 health check request interval, 10 or 30
+    seconds (10 is billed as the fast-interval option)."""
     health_check_failure_threshold: int = thresholds.HEALTH_CHECK_FAILURE_THRESHOLD_DEFAULT
+    """The `healthCheckFailureThreshold` setting: Consecutive failed checks before a region is
+    withdrawn (1..10)."""
     log_retention_days: int = thresholds.LOG_RETENTION_DAYS_DEFAULT
+    """The `logRetentionDays` setting: Retention of function and access logs (a CloudWatch Logs
+    retention value)."""
     task_ttl_days: int = 7
+    """The `taskTtlDays` setting: Days a task record is kept before DynamoDB TTL removes it."""
     lambda_architecture: str = "arm64"
+    """The `lambdaArchitecture` setting: Lambda architecture, arm64 or x86_64."""
     lambda_runtime: str = DEFAULT_RUNTIME
-    #: The Powertools release whose public layer the functions use, resolved per region from
-    #: AWS's SSM parameter for the runtime and architecture; `latest` follows new releases.
+    """The `lambdaRuntime` setting: Python runtime of the functions, python3.11 or newer (the
+    handlers need 3.11+; the newest pulumi-aws accepts is the default). Pin python3.13 if the
+    Powertools layer for the newest runtime is not yet published in one of your regions."""
     powertools_version: str = POWERTOOLS_VERSION
-    #: A fixed layer version number instead of the SSM lookup; None resolves through SSM.
+    """The `powertoolsVersion` setting: the Powertools for AWS Lambda (Python) release whose public
+    layer the functions use, resolved per region from AWS's SSM parameter for the runtime and
+    architecture; `latest` follows new releases."""
     powertools_layer_version: int | None = None
+    """The `powertoolsLayerVersion` setting: a fixed layer version number instead of the SSM lookup;
+    0 (None) resolves powertoolsVersion through SSM."""
     manage_api_gateway_account: bool = True
+    """The `manageApiGatewayAccount` setting: Set API Gateway's account-level CloudWatch role in
+    each region (needed for stage logs). False when the account's API Gateway settings are managed
+    elsewhere."""
     circuit_breaker_failure_threshold: int = 5
+    """The `circuitBreakerFailureThreshold` setting: Consecutive failures or timeouts of a
+    dependency (table, queue) that open its circuit breaker, shared by all containers of a region
+    (1..1000)."""
     circuit_breaker_open_seconds: int = 10
+    """The `circuitBreakerOpenSeconds` setting: Seconds an open circuit fails fast before exactly
+    one trial call may run (1..3600)."""
     circuit_breaker_store_failure: str = "memory"
+    """The `circuitBreakerStoreFailure` setting: What a breaker does when its own DynamoDB table
+    fails - memory (each container's own breaker), allow (let calls through) or deny (fail fast)."""
     fault_injection_allowed: bool = False
+    """The `faultInjectionAllowed` setting: Let the task functions inject failures (latency, errors,
+    lost replies, API status codes) as configured in each region's fault-injection SSM parameter.
+    Keep false in production; the handlers refuse every fault without it."""
     stream_retention_hours: int = thresholds.KINESIS_RETENTION_HOURS_DEFAULT
+    """The `streamRetentionHours` setting: Hours each region's booking-events Kinesis stream keeps
+    records (24..8760). Records the consumer gives up on must be re-read (tools.stream_rehydrate)
+    within this window."""
     stream_shard_count: int = 1
+    """The `streamShardCount` setting: Shards of each region's booking-events Kinesis stream (1 MB/s
+    or 1000 records/s of writes each)."""
     api_authorization: str = DEFAULT_AUTHORIZATION
-    api_clients: tuple[ApiClient, ...] = ()
+    """The `apiAuthorization` setting: who may call every route but the health check - iam (SigV4
+    signatures allowed execute-api:Invoke) or apiKey (an x-api-key of a client in apiClients)."""
+    api_clients: Sequence[ApiClient] = ()
+    """The `apiClients` setting: with apiKey, one entry per client with its own usage plan."""
     dns_record_type: str = thresholds.DNS_RECORD_TYPE_DEFAULT
+    """The `dnsRecordType` setting: alias (A alias records) or cname (CNAME records with
+    dnsTtlSeconds)."""
     dns_ttl_s: int = thresholds.DNS_CNAME_TTL_DEFAULT_S
-    #: Regions on their way out: still listed in `regions`, their table replica's deletion
-    #: protection is off and they no longer receive traffic, so the next change can remove them.
-    retiring_regions: tuple[str, ...] = ()
+    """The `dnsTtlSeconds` setting: TTL of the CNAME records when dnsRecordType is cname."""
+    retiring_regions: Sequence[str] = ()
+    """The `retiringRegions` setting: regions on their way out - still listed in `regions`, their
+    table replica's deletion protection is off and they no longer receive traffic, so the next
+    change can remove them."""
 
     @property
     def serving_regions(self) -> tuple[str, ...]:
@@ -560,3 +627,15 @@ def _semantic_problems(settings: ServiceSettings) -> list[str]:
         "Lambda needs a batching window of at least 1 s for SQS batches above 10.",
     )
     return problems
+
+
+def validate_settings(settings: ServiceSettings, where: str) -> None:
+    """Raise ConfigError if settings that did not come from `load_settings` (a component's args,
+    from Python or another language) break a rule; each problem names `<where>.<field>`."""
+    fields = {key.name: key.field for key in _KEYS}
+    problems = []
+    for problem in _semantic_problems(settings):
+        key, _, message = problem.removeprefix(f"{CONFIG_NAMESPACE}:").partition(": ")
+        problems.append(f"{where}.{fields.get(key, key)}: {message}")
+    if problems:
+        raise ConfigError(problems)

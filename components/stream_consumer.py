@@ -12,8 +12,6 @@ record cannot block a shard and nothing skipped is lost unnoticed.
   expire).
 """
 
-from __future__ import annotations
-
 import dataclasses
 from dataclasses import dataclass
 
@@ -25,6 +23,8 @@ from resilience_policies import thresholds
 from .alarms import maximum_above
 from .function import Function, FunctionArgs
 from .iam import PolicyStatement
+from .inputs import as_args, placed_in, schema_args
+from .tokens import component_type, keep_previous_token
 
 #: What Lambda's Kinesis poller calls on the stream with the function's role (standard
 #: iterators; no enhanced fan-out, so no SubscribeToShard).
@@ -37,18 +37,34 @@ CONSUMER_STREAM_ACTIONS = (
 )
 
 
+@schema_args
 @dataclass
 class StreamConsumerArgs:
+    """The consumer function and how it reads the stream."""
+
     consumer: FunctionArgs
+    """The function that consumes the stream; it runs in the component's region."""
     retention_hours: int = thresholds.KINESIS_RETENTION_HOURS_DEFAULT
+    """How long the stream keeps records (24..8760): skipped records are re-read within it."""
     shard_count: int = 1
+    """The stream's shards."""
     batch_size: int = 100
+    """Records per invocation (1..10000)."""
     batching_window_s: int = 0
+    """Seconds Lambda gathers a batch (0..300)."""
     max_retry_attempts: int = thresholds.KINESIS_CONSUMER_RETRY_ATTEMPTS
+    """Retries of a failing batch before its records are skipped (bounded: the shard waits).
+    Plain: the policy pack reads it."""
     max_record_age_s: int = thresholds.STREAM_MAX_RECORD_AGE_S
+    """Age, in seconds, after which a record is skipped (60..3600)."""
     iterator_age_alarm_ms: int = thresholds.KINESIS_ITERATOR_AGE_ALARM_MS
+    """Iterator age, in milliseconds, that raises the alarm (below the record age bound)."""
     starting_position: str = "TRIM_HORIZON"
+    """TRIM_HORIZON or LATEST."""
     alarm_action_arn: pulumi.Input[str] | None = None
+    """SNS topic (or any alarm action) for the on-failure queue and iterator-age alarms."""
+    region: str | None = None
+    """The AWS region of the stream, the consumer and the on-failure queue."""
 
     def validate(self) -> None:
         self.consumer.validate()
@@ -108,22 +124,31 @@ class StreamConsumer(pulumi.ComponentResource):
     """A Kinesis stream, its consumer, the mapping between them, the on-failure queue and the
     alarms, in one region."""
 
-    stream: aws.kinesis.Stream
-    failures: aws.sqs.Queue
-    consumer: Function
-    event_source_mapping: aws.lambda_.EventSourceMapping
-    failures_alarm: aws.cloudwatch.MetricAlarm
-    iterator_age_alarm: aws.cloudwatch.MetricAlarm
+    stream_arn: pulumi.Output[str]
+    """The stream's ARN."""
+    stream_name: pulumi.Output[str]
+    """The stream's name."""
+    failures_queue_url: pulumi.Output[str]
+    """The on-failure queue's URL (what `tools.stream_rehydrate --queue-url` takes)."""
+    consumer_function_name: pulumi.Output[str]
+    """The consumer function's name."""
 
     def __init__(
         self,
         name: str,
         args: StreamConsumerArgs,
-        *,
-        region: str,
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        region: str | None = None,
     ) -> None:
-        super().__init__("resilient-serverless:stream:StreamConsumer", name, None, opts)
+        super().__init__(
+            component_type("StreamConsumer"),
+            name,
+            None,
+            keep_previous_token("StreamConsumer", opts),
+        )
+        args = as_args(StreamConsumerArgs, args)
+        region = placed_in("StreamConsumerArgs", args.region, region)
         args.validate()
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.consumer.tags)
@@ -221,6 +246,10 @@ class StreamConsumer(pulumi.ComponentResource):
             alarm_action_arn=args.alarm_action_arn,
             opts=child,
         )
+        self.stream_arn = self.stream.arn
+        self.stream_name = self.stream.name
+        self.failures_queue_url = self.failures.url
+        self.consumer_function_name = self.consumer.function_name
         self.register_outputs(
             {
                 "streamArn": self.stream.arn,

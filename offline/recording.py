@@ -79,6 +79,8 @@ class Registration:
     outputs: dict[str, Any] = field(default_factory=dict)
     #: What the provider's `Check` returns and `Analyze` gets (see engine_shape.py).
     checked_inputs: dict[str, Any] = field(default_factory=dict)
+    #: The `aliases` option as sent (alias specs or URNs, as `MessageToDict` renders them).
+    aliases: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def package(self) -> str:
@@ -303,6 +305,7 @@ class RecordingMonitor(MockMonitor):
             provider=request.provider,
             region=self._region_for(request.type, inputs, request.provider),
             retain_on_delete=bool(request.retainOnDelete),
+            aliases=[json_format.MessageToDict(alias) for alias in request.aliases],
         )
         resource_id, outputs = self.mocks.outputs_for(registration)
         registration.resource_id = resource_id

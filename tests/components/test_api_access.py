@@ -12,7 +12,16 @@ import harness
 import pytest
 from harness import UNKNOWN, Registration, Run
 from program_runs import REPO, prod_config, run_program
-from resilient_serverless import Function, FunctionArgs, RegionalApi, RegionalApiArgs, Route
+from resilient_serverless import (
+    ActiveActiveService,
+    ActiveActiveServiceArgs,
+    Function,
+    FunctionArgs,
+    RegionalApi,
+    RegionalApiArgs,
+    Route,
+    settings_from_mapping,
+)
 from resilient_serverless.api_access import ApiClient
 
 from offline.recording import (
@@ -39,17 +48,23 @@ CLIENTS = (
 )
 
 
-def _shop(run_components: Callable[..., Run], **changes: Any) -> Run:
+def _shop(
+    run_components: Callable[..., Run],
+    invoke_resources: list[str] | None = None,
+    **changes: Any,
+) -> Run:
+    """The API in one region; `invoke_resources` receives its resolved invoke resources."""
+
     def build() -> RegionalApi:
         handler = Function(
             "fn",
             FunctionArgs(handler="app.handler", code=_code(), timeout_s=20),
             region="ap-northeast-1",
         )
-        return RegionalApi(
+        api = RegionalApi(
             "shop",
             RegionalApiArgs(
-                handler=handler,
+                handler=handler.target(),
                 routes=ROUTES,
                 domain_name="shop.example.com",
                 zone_id="Z1",
@@ -57,6 +72,9 @@ def _shop(run_components: Callable[..., Run], **changes: Any) -> Run:
             ),
             region="ap-northeast-1",
         )
+        if invoke_resources is not None:
+            api.invoke_policy_resources.apply(invoke_resources.extend)
+        return api
 
     return run_components(build)
 
@@ -85,7 +103,8 @@ def _is_secret(value: Any) -> bool:
 
 
 def test_iam_signs_every_route_but_the_health_route(run_components: Callable[..., Run]) -> None:
-    run = _shop(run_components)
+    invoke_resources: list[str] = []
+    run = _shop(run_components, invoke_resources)
     methods = _methods(run)
     assert methods["shop-get-health"]["authorization"] == "NONE"
     assert not methods["shop-get-health"].get("apiKeyRequired")
@@ -93,8 +112,7 @@ def test_iam_signs_every_route_but_the_health_route(run_components: Callable[...
         assert methods[name]["authorization"] == "AWS_IAM", name
         assert not methods[name].get("apiKeyRequired"), name
     assert not run.of_type(USAGE_PLAN) and not run.of_type(API_KEY) and not run.of_type(PLAN_KEY)
-    api: RegionalApi = run.result
-    assert len(api.invoke_policy_resources) == 2  # the two protected routes
+    assert len(invoke_resources) == 2  # the two protected routes
 
 
 def test_invoke_policy_resources_name_each_protected_route(
@@ -103,7 +121,6 @@ def test_invoke_policy_resources_name_each_protected_route(
     resolved: list[str] = []
 
     def build() -> None:
-        import pulumi
 
         handler = Function(
             "fn",
@@ -113,11 +130,14 @@ def test_invoke_policy_resources_name_each_protected_route(
         api = RegionalApi(
             "shop",
             RegionalApiArgs(
-                handler=handler, routes=ROUTES, domain_name="shop.example.com", zone_id="Z1"
+                handler=handler.target(),
+                routes=ROUTES,
+                domain_name="shop.example.com",
+                zone_id="Z1",
             ),
             region="ap-northeast-1",
         )
-        pulumi.Output.all(*api.invoke_policy_resources).apply(resolved.extend)
+        api.invoke_policy_resources.apply(resolved.extend)
 
     run = run_components(build)
     arn = run.named("shop-api").outputs["executionArn"]
@@ -126,7 +146,8 @@ def test_invoke_policy_resources_name_each_protected_route(
 
 
 def test_api_keys_with_a_usage_plan_per_client(run_components: Callable[..., Run]) -> None:
-    run = _shop(run_components, authorization="apiKey", api_clients=CLIENTS)
+    invoke_resources: list[str] = []
+    run = _shop(run_components, invoke_resources, authorization="apiKey", api_clients=CLIENTS)
     methods = _methods(run)
     assert methods["shop-get-health"]["authorization"] == "NONE"
     assert not methods["shop-get-health"].get("apiKeyRequired"), "Route53 sends no key"
@@ -161,8 +182,7 @@ def test_api_keys_with_a_usage_plan_per_client(run_components: Callable[..., Run
         assert link.inputs["keyType"] == "API_KEY"
         assert link.property_dependencies["keyId"] == [key.urn]
         assert link.property_dependencies["usagePlanId"] == [plans[f"shop-plan-{client}"].urn]
-    api: RegionalApi = run.result
-    assert api.invoke_policy_resources == [], "IAM is not checked with API keys"
+    assert invoke_resources == [], "IAM is not checked with API keys"
 
 
 def test_a_given_key_value_is_used_and_stays_secret(run_components: Callable[..., Run]) -> None:
@@ -247,19 +267,34 @@ def test_staging_keys_share_one_value_across_regions() -> None:
     assert len(run.of_type(METHOD)) == 10
 
 
-def test_staging_outputs_key_ids_only() -> None:
-    run = run_program(_staging_config(), stack="staging")
-    service = run.result["service"]
+def test_staging_outputs_key_ids_only(run_components: Callable[..., Run]) -> None:
+    config = _staging_config()
+    settings = settings_from_mapping(
+        {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith("resil")}
+    )
+    key_ids: dict[str, dict[str, str]] = {}
+
+    def build() -> ActiveActiveService:
+        service = ActiveActiveService(
+            "tasks", ActiveActiveServiceArgs(settings=settings, hosted_zone_id="Z1")
+        )
+        for region, ids in service.api_key_ids.items():
+            ids.apply(lambda value, region=region: key_ids.__setitem__(region, value))
+        return service
+
+    run = run_components(build)
+    service = run.result
     assert service.invoke_policy_resources == {}, "IAM is not what staging checks"
-    ids = service.api_key_ids
-    assert set(ids) == {"us-east-2", "us-west-2"}
-    assert all(set(clients) == {"chaos-drills", "qa-team"} for clients in ids.values())
-    assert len(run.of_type(API_KEY)) == 4
-    for region, clients in ids.items():
+    assert set(key_ids) == {"us-east-2", "us-west-2"}
+    assert all(set(clients) == {"chaos-drills", "qa-team"} for clients in key_ids.values())
+    keys = {key.name: key for key in run.of_type(API_KEY)}
+    assert len(keys) == 4
+    for region, clients in key_ids.items():
         for client, key_id in clients.items():
             # The key's id, not its value: `aws apigateway get-api-key --include-value` reads it.
-            key = service.regions[region].api.api_keys[client]
-            assert key_id is key.id and key_id is not key.value
+            key = keys[f"tasks-{region}-api-key-{client}"]
+            assert key_id == key.resource_id
+            assert key_id != key.outputs.get("value")
 
 
 def test_prod_signs_every_route_but_health_in_every_region(prod_run: Run) -> None:
@@ -284,8 +319,10 @@ def test_prod_signs_every_route_but_health_in_every_region(prod_run: Run) -> Non
 
 
 def test_one_validation_record_for_every_region(prod_run: Run) -> None:
-    managed = [r for r in prod_run.of_type(RECORD) if not r.read and "validation" in r.name]
-    (record,) = managed
+    validation_records = [r for r in prod_run.of_type(RECORD) if "validation" in r.name]
+    # One owner deletes the record (with the stack); the others never do.
+    (record,) = [r for r in validation_records if not r.retain_on_delete]
+    assert not any(r.read for r in validation_records)
     assert record.name == "tasks-certificate-validation"
     assert record.parent.endswith("ActiveActiveService::tasks")
     assert record.inputs["allowOverwrite"] is True and record.inputs["type"] == "CNAME"
@@ -313,7 +350,7 @@ class _AliasMonitor(RecordingMonitor):
         return response
 
 
-def test_old_per_region_records_are_adopted_or_released(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_old_per_region_records_are_adopted_or_retained(monkeypatch: pytest.MonkeyPatch) -> None:
     """The earlier per-region records must not be deleted when this version first runs: the
     provider deletes a record by name and type, which would take the shared CNAME along."""
     monkeypatch.setattr(harness, "RecordingMonitor", _AliasMonitor)
@@ -322,24 +359,27 @@ def test_old_per_region_records_are_adopted_or_released(monkeypatch: pytest.Monk
     # The first region's old record becomes the shared one (same id, same inputs: no change).
     (first_api,) = [
         r
-        for r in prod_run.of_type("resilient-serverless:api:RegionalApi")
+        for r in prod_run.of_type("resilient-serverless:index:RegionalApi")
         if r.name == "tasks-us-east-1-api"
     ]
     assert _AliasMonitor.aliases[record.urn] == [
         ("tasks-us-east-1-api-cert-validation", first_api.urn)
     ]
-    # Every other region's old record is released: read under its old name and parent (its
-    # old URN) by the shared record's id, which the engine takes as "stop managing" rather than
-    # "delete" (the ids match: same zone, name and type).
-    (released,) = [r for r in prod_run.of_type(RECORD) if r.read]
+    # Every other region's old record stays where it was (same name, parent and inputs: no
+    # change) but retained on delete: removing that region later forgets it without deleting
+    # the CNAME. (A read would not do: reads carry no aliases, so after the components' type
+    # tokens changed it would miss the old URN, and the engine would delete the old record.)
+    (kept,) = [r for r in prod_run.of_type(RECORD) if r.retain_on_delete]
     (second_api,) = [
         r
-        for r in prod_run.of_type("resilient-serverless:api:RegionalApi")
+        for r in prod_run.of_type("resilient-serverless:index:RegionalApi")
         if r.name == "tasks-eu-west-1-api"
     ]
-    assert released.name == "tasks-eu-west-1-api-cert-validation"
-    assert released.parent == second_api.urn
-    assert released.resource_id == record.resource_id
+    assert kept.name == "tasks-eu-west-1-api-cert-validation"
+    assert kept.parent == second_api.urn
+    assert not kept.read
+    for key in ("zoneId", "type", "ttl", "allowOverwrite"):
+        assert kept.inputs.get(key) == record.inputs.get(key), key
 
 
 class _DomainValidationMocks(OfflineMocks):

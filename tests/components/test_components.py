@@ -149,7 +149,7 @@ def _api(run_components: Callable[..., Run], timeout_s: int, **changes: object) 
         RegionalApi(
             "shop",
             RegionalApiArgs(
-                handler=handler,
+                handler=handler.target(),
                 routes=[Route("GET", "health"), Route("GET", "items/{id}"), Route("POST", "items")],
                 domain_name="shop.example.com",
                 zone_id="Z1",

@@ -236,7 +236,7 @@ def test_functions_use_powertools_layer_tracing_and_their_own_log_group(prod_run
 def test_every_child_is_parented_to_a_component(prod_run: Run) -> None:
     components = {r.urn for r in prod_run.resources if not r.custom}
     for resource in prod_run.resources:
-        if resource.type == "resilient-serverless:service:ActiveActiveService":
+        if resource.type == "resilient-serverless:index:ActiveActiveService":
             continue
         assert resource.parent in components, resource.urn
         parent_name = resource.parent.rsplit("::", 1)[1]

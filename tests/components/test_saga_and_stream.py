@@ -269,12 +269,12 @@ def test_more_handlers_are_validated(
             region="eu-west-1",
         )
         args = RegionalApiArgs(
-            handler=main,
+            handler=main.target(),
             routes=[Route("GET", "health"), Route("POST", "tasks")],
             domain_name="api.example.com",
             zone_id="Z1",
             more_handlers=[
-                HandledRoutes("bookings", other, [Route(m, path) for m, path in routes])
+                HandledRoutes("bookings", other.target(), [Route(m, path) for m, path in routes])
             ],
         )
         try:

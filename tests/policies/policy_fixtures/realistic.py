@@ -61,7 +61,7 @@ def function(
     statements: Sequence[dict[str, object]],
 ) -> Resource:
     """The Function component: log group, role, inline role policy, Lambda function."""
-    component = b.component("resilient-serverless:lambda:Function", name, parent)
+    component = b.component("resilient-serverless:index:Function", name, parent)
     logs = b.add(
         "aws:cloudwatch/logGroup:LogGroup",
         f"{name}-logs",
@@ -153,7 +153,7 @@ def region_stack(
         parent=service,
     )
 
-    worker = b.component("resilient-serverless:queue:QueueWorker", f"{prefix}-worker", service)
+    worker = b.component("resilient-serverless:index:QueueWorker", f"{prefix}-worker", service)
     dlq = b.add(
         "aws:sqs/queue:Queue",
         f"{prefix}-worker-dlq",
@@ -313,7 +313,7 @@ def regional_api(
     b: StackBuilder, region: str, service: Resource, function: Resource, logging_role: Resource
 ) -> None:
     name = f"{SERVICE}-{region}-api"
-    component = b.component("resilient-serverless:api:RegionalApi", name, service)
+    component = b.component("resilient-serverless:index:RegionalApi", name, service)
     api = b.add(
         "aws:apigateway/restApi:RestApi",
         f"{name}-api",
@@ -498,7 +498,7 @@ def regional_api(
 
 def latency_routing(b: StackBuilder, service: Resource, regions: Sequence[str]) -> None:
     name = f"{SERVICE}-routing"
-    component = b.component("resilient-serverless:dns:LatencyRouting", name, service)
+    component = b.component("resilient-serverless:index:LatencyRouting", name, service)
     for region in regions:
         api = b.named(f"{SERVICE}-{region}-api-api")
         domain = b.named(f"{SERVICE}-{region}-api-domain")
@@ -544,8 +544,8 @@ def active_active_stack(regions: Sequence[str] = REGIONS, stack: str = "test") -
     """The whole compliant service, in `regions` (the first holds the table)."""
     b = StackBuilder(stack=stack)
     root = b.component(STACK_TYPE, f"resilient-serverless-{stack}")
-    service = b.component("resilient-serverless:service:ActiveActiveService", SERVICE, root)
-    tables = b.component("resilient-serverless:dynamodb:GlobalTable", f"{SERVICE}-tasks", service)
+    service = b.component("resilient-serverless:index:ActiveActiveService", SERVICE, root)
+    tables = b.component("resilient-serverless:index:GlobalTable", f"{SERVICE}-tasks", service)
     home, *others = regions
     table = b.add(
         "aws:dynamodb/table:Table",

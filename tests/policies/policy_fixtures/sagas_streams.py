@@ -48,7 +48,7 @@ def saga(
     explicitly (a literal name is known even in the builder's preview shape)."""
     service = b.named(SERVICE)
     name = f"{SERVICE}-{region}-saga"
-    component = b.component("resilient-serverless:saga:Saga", name, service)
+    component = b.component("resilient-serverless:index:Saga", name, service)
     table = b.add(
         "aws:dynamodb/table:Table",
         f"{name}-table",
@@ -157,7 +157,7 @@ def stream_consumer(
     service = b.named(SERVICE)
     topic = b.named(f"{SERVICE}-{region}-alarms")
     name = f"{SERVICE}-{region}-events"
-    component = b.component("resilient-serverless:stream:StreamConsumer", name, service)
+    component = b.component("resilient-serverless:index:StreamConsumer", name, service)
     stream_inputs: dict[str, Any] = {
         "region": region,
         "shardCount": 1,

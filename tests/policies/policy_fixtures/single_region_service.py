@@ -20,7 +20,7 @@ def http_api_only() -> StackBuilder:
     """A service behind an HTTP API only, in one region: HTTP APIs serve like REST ones."""
     b = StackBuilder()
     root = b.component(STACK_TYPE, "resilient-serverless-test")
-    b.component("resilient-serverless:service:ActiveActiveService", SERVICE, root)
+    b.component("resilient-serverless:index:ActiveActiveService", SERVICE, root)
     reports = api_function(b, "tasks-eu-west-1-reports", "eu-west-1", 10)
     http_api(b, "tasks-eu-west-1-reports-http", "eu-west-1", reports)
     return b
