@@ -6,6 +6,7 @@ the same module the policy pack checks against.
 """
 
 from .active_active import ActiveActiveService, ActiveActiveServiceArgs, RegionDeployment
+from .api_access import ApiClient
 from .function import DEFAULT_RUNTIME, Function, FunctionArgs, FunctionTarget
 from .global_table import GlobalTable, GlobalTableArgs
 from .iam import PolicyStatement
@@ -24,6 +25,7 @@ __all__ = [
     "DEFAULT_RUNTIME",
     "ActiveActiveService",
     "ActiveActiveServiceArgs",
+    "ApiClient",
     "ConfigError",
     "Function",
     "FunctionArgs",

@@ -119,27 +119,7 @@ def test_invoke_policy_resources_name_each_protected_route(
     run_components: Callable[..., Run],
 ) -> None:
     resolved: list[str] = []
-
-    def build() -> None:
-
-        handler = Function(
-            "fn",
-            FunctionArgs(handler="app.handler", code=_code(), timeout_s=20),
-            region="ap-northeast-1",
-        )
-        api = RegionalApi(
-            "shop",
-            RegionalApiArgs(
-                handler=handler.target(),
-                routes=ROUTES,
-                domain_name="shop.example.com",
-                zone_id="Z1",
-            ),
-            region="ap-northeast-1",
-        )
-        api.invoke_policy_resources.apply(resolved.extend)
-
-    run = run_components(build)
+    run = _shop(run_components, resolved)
     arn = run.named("shop-api").outputs["executionArn"]
     assert arn.startswith("arn:aws:execute-api:ap-northeast-1:")
     assert sorted(resolved) == [f"{arn}/v1/GET/items/*", f"{arn}/v1/POST/items"]

@@ -307,6 +307,57 @@ def test_construct_regional_api(
     assert {"invokeUrl", "restApiId", "regionalDomainName", "regionalZoneId"} <= set(state)
 
 
+def test_construct_regional_api_with_api_key_clients(
+    run_components: Callable[..., Run], provider: ComponentProvider
+) -> None:
+    """Access control from another language: the clients arrive as a list of plain objects."""
+    run, state = construct(
+        run_components,
+        provider,
+        "RegionalApi",
+        {
+            "region": "eu-west-1",
+            "handler": {"functionName": "shop", "invokeArn": "arn:invoke", "timeoutS": 10.0},
+            "routes": [{"method": "GET", "path": "health"}, {"method": "POST", "path": "orders"}],
+            "domainName": "shop.example.com",
+            "zoneId": "Z123",
+            "authorization": "apiKey",
+            "apiClients": [
+                {"name": "mobile-app", "rateLimit": 20.0, "burstLimit": 40.0, "quotaPerDay": 1e5},
+            ],
+        },
+        name="shop",
+    )
+    methods = {m.name: m.inputs for m in run.of_type("aws:apigateway/method:Method")}
+    assert methods["shop-post-orders"]["apiKeyRequired"] is True
+    assert not methods["shop-get-health"].get("apiKeyRequired")
+    (plan,) = run.of_type("aws:apigateway/usagePlan:UsagePlan")
+    assert plan.inputs["throttleSettings"] == {"rateLimit": 20, "burstLimit": 40}
+    assert plan.inputs["quotaSettings"] == {"limit": 100000, "period": "DAY"}
+    assert len(run.of_type("aws:apigateway/apiKey:ApiKey")) == 1
+    assert {"apiKeyIds", "invokePolicyResources"} <= set(state)
+
+
+def test_construct_regional_api_names_a_bad_client_field(
+    run_components: Callable[..., Run], provider: ComponentProvider
+) -> None:
+    message = construct_error(
+        run_components,
+        provider,
+        "RegionalApi",
+        {
+            "region": "eu-west-1",
+            "handler": {"functionName": "shop", "invokeArn": "arn:invoke", "timeoutS": 10.0},
+            "routes": [{"method": "GET", "path": "health"}],
+            "domainName": "shop.example.com",
+            "zoneId": "Z123",
+            "authorization": "apiKey",
+            "apiClients": [{"name": "mobile-app", "rateLimit": 0.0, "burstLimit": 40.0}],
+        },
+    )
+    assert "RegionalApiArgs.api_clients[0].rateLimit: 0.0 must be positive." in message
+
+
 def test_construct_global_table(
     run_components: Callable[..., Run], provider: ComponentProvider
 ) -> None:

@@ -2,8 +2,10 @@
 
 Throttling everywhere: an unthrottled stage lets one client (or one retry storm) take the
 account's Lambda concurrency and the table's capacity from everyone else, and the account-level
-API Gateway limit is shared by every API in the region. A stage-wide method setting with a
-burst and a rate limit sheds load at the edge, cheaply, with a 429 the client can back off on.
+API Gateway limit is shared by every API in the region. A stage-wide method setting (`*/*`) with
+a burst and a rate limit sheds load at the edge, cheaply, with a 429 the client can back off on.
+API Gateway applies it to each method separately: a stage with N methods admits up to N times
+the limits, which is what the offline preview's summary prints as the region's ceiling.
 
 REST API stages are throttled by MethodSettings resources; HTTP (and WebSocket) API stages,
 `aws:apigatewayv2/stage:Stage`, carry their limits themselves: `defaultRouteSettings` for every
