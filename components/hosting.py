@@ -6,6 +6,7 @@ output annotations by `pulumi.provider.experimental`, and `provider/schema.json`
 it (`python -m provider.schema` regenerates it).
 """
 
+import inspect
 import json
 from importlib import metadata
 from typing import Any
@@ -43,11 +44,38 @@ def package_version() -> str:
     return metadata.version(PACKAGE)
 
 
+def _clean_descriptions(node: Any) -> Any:
+    """Descriptions without their docstrings' source indentation: the analyzer keeps a
+    multi-line field docstring as written, and every generated SDK would show the spaces."""
+    if isinstance(node, dict):
+        return {
+            key: _dedented(value)
+            if key == "description" and isinstance(value, str)
+            else _clean_descriptions(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_clean_descriptions(item) for item in node]
+    return node
+
+
+def _dedented(text: str) -> str:
+    lines = inspect.cleandoc(text).splitlines()
+    return "\n".join(line.rstrip() for line in lines).strip()
+
+
 class ResilientServerlessProvider(ComponentProvider):
-    """The SDK's component provider, with one more check on the inputs it maps: a property the
-    schema marks plain (a number the policy pack reads at preview, a nested args object) must
-    not arrive as an output of another resource. The SDK would fail on it with a bare TypeError;
-    this names the property."""
+    """The SDK's component provider, with its schema's descriptions dedented and one more check
+    on the inputs it maps: a property the schema marks plain (a number the policy pack reads at
+    preview, a nested args object) must not arrive as an output of another resource. The SDK
+    would fail on it with a bare TypeError; this names the property."""
+
+    def __init__(
+        self, components: list[type[pulumi.ComponentResource]], name: str, version: str
+    ) -> None:
+        super().__init__(components, name, version=version)
+        if self.schema:
+            self.schema = json.dumps(_clean_descriptions(json.loads(self.schema)))
 
     def map_input_properties(
         self,

@@ -77,6 +77,27 @@ def test_schema_lists_every_component_with_described_inputs_and_outputs(
             assert prop.get("description"), f"{token}.{name} has no description"
 
 
+def test_descriptions_carry_no_source_indentation(package: dict[str, Any]) -> None:
+    """Every generated SDK shows the descriptions as they are: a multi-line field docstring must
+    not bring its source indentation along."""
+    found: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "description" and isinstance(value, str):
+                    found.extend(path for line in value.splitlines() if line.startswith(" "))
+                walk(value, f"{path}/{key}")
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, f"{path}[{index}]")
+
+    walk(package, "")
+    multi_line = [value for value in json.dumps(package).split('"description": ')[1:] if "\\n" in value]
+    assert multi_line, "some descriptions span lines (the check below has something to check)"
+    assert found == []
+
+
 def test_regional_components_take_their_region_as_an_input(package: dict[str, Any]) -> None:
     for name in ("Function", "QueueWorker", "RegionalApi", "Saga", "StreamConsumer"):
         region = package["resources"][TOKEN.format(name)]["inputProperties"]["region"]
