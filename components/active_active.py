@@ -148,9 +148,6 @@ class ActiveActiveService(pulumi.ComponentResource):
         self.certificate_validation = SharedCertificateValidation(
             f"{name}-certificate-validation", args.hosted_zone_id, opts=child
         )
-        # Each API client's key value, taken from its key in the first region and given to its
-        # key in every other one: latency routing may send a client to any region.
-        self._api_key_values: dict[str, pulumi.Input[str]] = {}
         self.regions: dict[str, RegionDeployment] = {}
         for region in settings.regions:
             self.regions[region] = self._region(
@@ -435,15 +432,12 @@ class ActiveActiveService(pulumi.ComponentResource):
                 alarm_action_arn=alarm_topic.arn,
                 authorization=settings.api_authorization,
                 api_clients=settings.api_clients,
-                api_key_values=dict(self._api_key_values),
+                api_key_values=self._first_region_key_values(),
                 tags=tags,
             ),
             region=region,
             opts=child,
         )
-        if not self._api_key_values:
-            # The first region's keys have values API Gateway generated: the others copy them.
-            self._api_key_values = {client: key.value for client, key in api.api_keys.items()}
         return RegionDeployment(
             alarm_topic=alarm_topic,
             worker=worker,
@@ -454,6 +448,13 @@ class ActiveActiveService(pulumi.ComponentResource):
             events=events,
             breaker_table=breaker_table,
         )
+
+    def _first_region_key_values(self) -> dict[str, pulumi.Input[str]]:
+        """Each API client's key value in the first region (API Gateway generated it), for its
+        key in every other region: latency routing may send a client to any region. Empty while
+        the first region is being built."""
+        first = next(iter(self.regions.values()), None)
+        return {client: key.value for client, key in first.api.api_keys.items()} if first else {}
 
     def _fault_parameter(
         self,

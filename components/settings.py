@@ -379,11 +379,11 @@ def load_settings(config: pulumi.Config | None = None) -> ServiceSettings:
     """Read the stack's config (the program's namespace) and validate it."""
     config = config or pulumi.Config(CONFIG_NAMESPACE)
     raw: dict[str, Any] = {}
-    for name in CONFIG_KEYS:
-        kind = next(key.kind for key in _KEYS if key.name == name)
-        value = config.get_object(name) if kind in _STRUCTURED_KINDS else config.get(name)
+    for key in _KEYS:
+        structured = key.kind in _STRUCTURED_KINDS
+        value = config.get_object(key.name) if structured else config.get(key.name)
         if value is not None:
-            raw[name] = value
+            raw[key.name] = value
     return settings_from_mapping(raw)
 
 

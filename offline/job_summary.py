@@ -21,15 +21,6 @@ def cell(text: str) -> str:
     return "<br>".join(lines).replace("|", "\\|") or " "
 
 
-def own_message(violation: Violation) -> str:
-    """The verdict without the policy's description, which the SDK puts in front of it."""
-    message = violation.message.strip()
-    description = violation.description.strip()
-    if description and message.startswith(description):
-        message = message[len(description) :].strip() or message
-    return message
-
-
 def _resource(violation: Violation) -> str:
     if not violation.urn:
         return "(stack)"
@@ -44,7 +35,7 @@ def _row(violation: Violation) -> tuple[str, ...]:
         violation.severity or "-",
         f"`{violation.policy}`",
         _resource(violation),
-        own_message(violation),
+        violation.own_message,
     )
 
 

@@ -55,11 +55,7 @@ def exemption_reason(violation: Violation) -> str | None:
     the policy's description), or None when it is not exempt."""
     if not violation.is_exempt:
         return None
-    message = violation.message.strip()
-    description = violation.description.strip()
-    if description and message.startswith(description):
-        message = message[len(description) :].lstrip()
-    reason, separator, _ = message[len(EXEMPT_MARKER) :].partition("): ")
+    reason, separator, _ = violation.own_message[len(EXEMPT_MARKER) :].partition("): ")
     return reason if separator else reason.rstrip(")")
 
 

@@ -46,6 +46,16 @@ class Violation:
         return CANT_RUN_MARKER in self.message
 
     @property
+    def own_message(self) -> str:
+        """The verdict without the policy's description, which the SDK puts in front of every
+        message (reports show the description once, apart)."""
+        message = self.message.strip()
+        description = self.description.strip()
+        if description and message.startswith(description):
+            message = message[len(description) :].strip() or message
+        return message
+
+    @property
     def is_exempt(self) -> bool:
         """An exempted finding: reported (at the advisory level) with the `Exempt (<reason>): `
         marker in front of the rule's message, so the exemption stays visible."""

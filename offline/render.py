@@ -191,15 +191,6 @@ def render_stack_references(result: PreviewResult) -> list[str]:
     return lines
 
 
-def _own_message(violation: Violation) -> str:
-    """The SDK prefixes every message with the policy's description; it is shown once above."""
-    message = violation.message.strip()
-    description = violation.description.strip()
-    if description and message.startswith(description):
-        message = message[len(description) :].strip() or message
-    return message
-
-
 def _violation_lines(violation: Violation) -> list[str]:
     if violation.urn:
         kind, name = split_urn(violation.urn)
@@ -209,7 +200,7 @@ def _violation_lines(violation: Violation) -> list[str]:
     if violation.is_exempt:
         where += "  [exempt]"
     lines = [f"{_INDENT * 3}{where}"]
-    lines += [f"{_INDENT * 3}  {line}" for line in _own_message(violation).splitlines()]
+    lines += [f"{_INDENT * 3}  {line}" for line in violation.own_message.splitlines()]
     if violation.urn:
         lines.append(f"{_INDENT * 3}  {violation.urn}")
     return lines
