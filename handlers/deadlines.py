@@ -9,12 +9,15 @@ left, minus a margin kept for answering, is the budget every call shares:
   until they do, see `aws_clients.timeout_tiers`); when even the smallest does not fit, the call
   is not started and `DeadlineExceeded` says so;
 - a retry starts only when its backoff plus a whole attempt still fit;
+- each attempt is bounded in total by its connect + read timeouts, however the answer arrives
+  (`aws_clients.AttemptCutOff`), so an attempt started in time also ends in time;
 - `DeadlineExceeded` is what callers turn into a 503 with Retry-After (API) or a failed record
   (worker), while there is still time to say it.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -30,7 +33,15 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from aws_clients import CallPolicy, CallProfile, Timeouts, policy_for, timeout_tiers
+from aws_clients import (
+    AttemptCutOff,
+    CallPolicy,
+    CallProfile,
+    Timeouts,
+    policy_for,
+    timeout_tiers,
+)
+from circuit_breaker import CircuitOpenError
 
 T = TypeVar("T")
 
@@ -61,16 +72,31 @@ RETRYABLE_CODES: Final[frozenset[str]] = frozenset(
 )
 
 
-class DeadlineExceeded(Exception):
-    """Not enough time left to start (or retry) a call; nothing more was attempted."""
+#: The longest pause between two rounds of `call_until_deadline`: what a recovered dependency
+#: may wait before it is used again (the breaker's default open time).
+ROUND_PAUSE_CAP_S: Final[float] = 10.0
 
-    def __init__(self, dependency: str, operation: str, remaining_s: float) -> None:
+
+class DeadlineExceeded(Exception):
+    """Not enough time left to start (or retry) a call; nothing more was attempted.
+
+    `cut_off` says the last attempt ran out its whole bound (an answer still arriving) before
+    the time left became too short for another: it may have been applied.
+    """
+
+    def __init__(
+        self, dependency: str, operation: str, remaining_s: float, *, cut_off: bool = False
+    ) -> None:
         self.dependency = dependency
         self.operation = operation
         self.remaining_s = remaining_s
+        self.cut_off = cut_off
+        left = f"{max(remaining_s, 0.0):.3f} s left before the invocation's deadline"
         super().__init__(
-            f"{dependency} {operation} not attempted: {max(remaining_s, 0.0):.3f} s left before "
-            "the invocation's deadline"
+            f"{dependency} {operation}: its attempt was cut off at its time bound, and {left} "
+            "leaves no room for another"
+            if cut_off
+            else f"{dependency} {operation} not attempted: {left}"
         )
 
 
@@ -158,11 +184,13 @@ def backoff_s(attempt: int, policy: CallPolicy, rng: Callable[[], float] = rando
 class Guard(Protocol):
     """What a circuit breaker offers a call: admit it, then learn how it went."""
 
-    def admit(self) -> Any: ...
+    def admit(self, deadline: Deadline) -> Any:
+        """Admit one attempt or raise; its own bookkeeping must fit in `deadline`."""
+        ...
 
     def succeeded(self, permit: Any) -> None: ...
 
-    def failed(self, permit: Any) -> None: ...
+    def failed(self, permit: Any, error: BaseException) -> None: ...
 
     def released(self, permit: Any) -> None: ...
 
@@ -190,14 +218,20 @@ def call_with_deadline(
         timeouts = fitting_timeouts(profile, deadline.remaining())
         if timeouts is None:
             raise DeadlineExceeded(dependency, operation, deadline.remaining())
-        permit = guard.admit() if guard is not None else None
+        permit = None
+        if guard is not None:
+            # The guard decides first, within what leaves the smallest attempt its time; the
+            # attempt then gets the largest timeouts that fit what the decision left.
+            smallest_attempt = timeout_tiers(profile)[-1]
+            permit = guard.admit(deadline.reserve(smallest_attempt.worst_case_s))
+            timeouts = fitting_timeouts(profile, deadline.remaining()) or smallest_attempt
         try:
             result = attempt(timeouts)
         except (ClientError, BotoCoreError, OSError) as error:
             transient = is_transient(error)
             if guard is not None:
                 if transient:
-                    guard.failed(permit)
+                    guard.failed(permit, error)
                 else:
                     guard.succeeded(permit)
             if not transient or number + 1 >= policy.max_attempts:
@@ -206,6 +240,11 @@ def call_with_deadline(
             smallest = timeout_tiers(profile)[-1].worst_case_s
             if deadline.remaining() < delay + smallest:
                 # The retry could not finish: give up now, while there is time to answer.
+                if isinstance(error, AttemptCutOff):
+                    # What ran out is the invocation's time, not the dependency's answer.
+                    raise DeadlineExceeded(
+                        dependency, operation, deadline.remaining(), cut_off=True
+                    ) from error
                 raise
             sleep(delay)
             continue
@@ -217,3 +256,59 @@ def call_with_deadline(
             guard.succeeded(permit)
         return result
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+def call_until_deadline(
+    dependency: str,
+    operation: str,
+    attempt: Callable[[Timeouts], T],
+    *,
+    profile: CallProfile,
+    deadline: Deadline,
+    guard: Guard | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    rng: Callable[[], float] = random.random,
+) -> T:
+    """`call_with_deadline` again and again, until it succeeds, fails for good, or the time
+    left cannot fit a pause and another attempt.
+
+    For a caller nobody is waiting on, whose failure costs more than its waiting: a stream
+    consumer's failed record is retried by Lambda within seconds, so a short outage would
+    use up the mapping's retries and skip the record. An open circuit is waited out (until
+    its trial may run) instead of failed fast, so the breaker still spares the dependency.
+    After each round of transient failures the pause doubles, from the profile's longest
+    backoff up to ROUND_PAUSE_CAP_S, with jitter: a throttle does not open the breaker, and
+    backing off is what relieves it. Raises the last error when time runs out (or, with no
+    deadline at all, after one round: without a bound there is no time to ride out in).
+    """
+    policy = policy_for(profile)
+    smallest = timeout_tiers(profile)[-1].worst_case_s
+    rounds = 0
+    last: Exception
+    while True:
+        try:
+            return call_with_deadline(
+                dependency,
+                operation,
+                attempt,
+                profile=profile,
+                deadline=deadline,
+                guard=guard,
+                sleep=sleep,
+                rng=rng,
+            )
+        except CircuitOpenError as error:
+            # At least the shortest backoff: a trial held by another caller reports 0 s.
+            pause_s, last = max(error.retry_after_s, policy.backoff_base_s), error
+        except (ClientError, BotoCoreError, OSError) as error:
+            if not is_transient(error):
+                raise
+            ceiling = min(policy.backoff_cap_s * 2**rounds, ROUND_PAUSE_CAP_S)
+            # Half of it at least, so a round never follows at once; the rest jittered, so
+            # shards and containers throttled together do not come back in step.
+            pause_s, last = ceiling * (0.5 + rng() / 2), error
+            rounds += 1
+        remaining = deadline.remaining()
+        if math.isinf(remaining) or remaining < pause_s + smallest:
+            raise last
+        sleep(pause_s)

@@ -10,15 +10,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from aws_clients import CallProfile, client, timeout_tiers
+from aws_clients import CallProfile, client
 from circuit_breaker import (
     BreakerEvent,
     BreakerStore,
+    BreakerStoreNotAsked,
     CircuitBreaker,
     DynamoDBBreakerStore,
     MemoryBreakerStore,
 )
+from deadlines import fitting_timeouts
 from task_settings import Settings
 
 EventSink = Callable[[BreakerEvent, str], None]
@@ -59,18 +62,32 @@ def _emit(event: BreakerEvent, name: str) -> None:
         sink(event, name)
 
 
+def _store_client(region: str) -> Callable[[float], Any]:
+    """The breaker table's client for a request that may take `budget_s` seconds.
+
+    One attempt, with the health profile's timeouts (at most 0.5 s connect + 1 s read) cut to
+    the budget: a slow table is waited for while the caller can afford it, and when not even
+    the smallest timeouts fit, the table is not asked and BREAKER_STORE_FAILURE decides.
+    """
+
+    def store_client(budget_s: float) -> Any:
+        timeouts = fitting_timeouts(CallProfile.HEALTH, budget_s)
+        if timeouts is None:
+            raise BreakerStoreNotAsked(
+                f"breaker table not asked: {budget_s:.3f} s of the caller's time left for it"
+            )
+        return client("dynamodb", region, CallProfile.HEALTH, timeouts)
+
+    return store_client
+
+
 def _store(settings: Settings) -> BreakerStore:
     key = (current_container(), settings.region, settings.breaker_table_name)
     store = _stores.get(key)
     if store is None:
         if settings.breaker_table_name:
-            region = settings.region
-            # Short timeouts and one attempt: the breaker must never be slower than the call it
-            # guards, and a failed store read falls back as BREAKER_STORE_FAILURE says.
-            timeouts = timeout_tiers(CallProfile.HEALTH)[1]
             store = DynamoDBBreakerStore(
-                settings.breaker_table_name,
-                lambda: client("dynamodb", region, CallProfile.HEALTH, timeouts),
+                settings.breaker_table_name, _store_client(settings.region)
             )
         else:
             store = MemoryBreakerStore()

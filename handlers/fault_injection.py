@@ -10,6 +10,8 @@ Faults, per dependency ("table", "queue", "breaker"):
 - `latencyMs`: the reply comes this much later. Longer than the client's read timeout, the
   client waits its read timeout and gets botocore's ReadTimeoutError (what a slow dependency
   looks like to the caller);
+- `slowAfterApplyRate`: share of the delayed requests that are sent for real first, so the
+  write is applied and only its reply is late (the case a retry must not apply twice);
 - `errorRate`: share of requests answered 500 InternalServerError without reaching AWS;
 - `lostReplyRate`: share of requests sent for real whose reply is then lost (the write is
   applied, the caller sees a connection error): the case idempotency must handle;
@@ -58,6 +60,7 @@ class DependencyFaults:
     error_rate: float = 0.0
     latency_ms: float = 0.0
     lost_reply_rate: float = 0.0
+    slow_after_apply_rate: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ def parse_config(text: str) -> FaultConfig:
         where = f"dependencies.{name}"
         if name not in ("table", "queue", "breaker") or not isinstance(faults, dict):
             raise FaultConfigError(f"{where}: expected table, queue or breaker with an object")
-        extra = set(faults) - {"errorRate", "latencyMs", "lostReplyRate"}
+        extra = set(faults) - {"errorRate", "latencyMs", "lostReplyRate", "slowAfterApplyRate"}
         if extra:
             raise FaultConfigError(f"{where}: unknown fields {sorted(extra)}")
         latency = faults.get("latencyMs", 0)
@@ -100,6 +103,9 @@ def parse_config(text: str) -> FaultConfig:
             error_rate=_rate(faults.get("errorRate", 0), f"{where}.errorRate"),
             latency_ms=float(latency),
             lost_reply_rate=_rate(faults.get("lostReplyRate", 0), f"{where}.lostReplyRate"),
+            slow_after_apply_rate=_rate(
+                faults.get("slowAfterApplyRate", 0), f"{where}.slowAfterApplyRate"
+            ),
         )
     api = raw.get("api") or {}
     status = api.get("statusCode")
@@ -209,6 +215,13 @@ class Injector:
                 return None
             if faults.latency_ms:
                 delay = faults.latency_ms / 1000
+                if faults.slow_after_apply_rate and self.rng() < faults.slow_after_apply_rate:
+                    self._count(f"{dependency}:slow-applied")
+                    reply = URLLib3Session(timeout=read_timeout).send(request)  # applied ...
+                    self.sleep(min(delay, read_timeout))  # ... and answered late
+                    if delay >= read_timeout:
+                        raise ReadTimeoutError(endpoint_url=request.url)
+                    return reply
                 if delay >= read_timeout:
                     self._count(f"{dependency}:timeout")
                     self.sleep(read_timeout)

@@ -8,7 +8,9 @@ compensations) runs in Step Functions; this function only starts and reads execu
 answers in a few hundred milliseconds whatever the saga does.
 
 Starting is idempotent: the booking id is the execution's name, and a retried POST with the
-same `bookingId` finds the execution it already started instead of booking twice.
+same `bookingId` (or, without one, the same `Idempotency-Key`, from which the id is derived)
+finds the execution it already started instead of booking twice. A POST with neither is refused
+(400): a random id would turn a retry after a lost reply into a second booking.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from api_responses import install_common_handlers, json_response
 from aws_clients import CallProfile, client
 from saga_model import (
+    IDEMPOTENCY_HEADER,
     BookingRequest,
     BookingValidationError,
     booking_status,
     execution_arn,
+    idempotency_key,
     parse_booking_request,
     same_booking,
     validate_booking_id,
@@ -66,7 +70,11 @@ class SagaUnavailable(Exception):
 
 
 class BookingConflict(Exception):
-    """The booking id is taken by a different trip."""
+    """The booking id (given, or derived from the Idempotency-Key) is taken by another trip."""
+
+    def __init__(self, request: BookingRequest) -> None:
+        self.request = request
+        super().__init__(request.booking_id)
 
 
 def _state_machine_arn() -> str:
@@ -110,7 +118,7 @@ def start_booking(sfn: Any, state_machine_arn: str, request: BookingRequest) -> 
         raise SagaUnavailable("StartExecution", error) from error
     described = describe_booking(sfn, arn)
     if described is None or not same_booking(described, request):
-        raise BookingConflict(request.booking_id)
+        raise BookingConflict(request)
     return described
 
 
@@ -150,7 +158,8 @@ install_common_handlers(
 @tracer.capture_method
 def post_booking() -> Response:
     event = app.current_event
-    request = parse_booking_request(event.body, bool(event.is_base64_encoded))
+    key = idempotency_key(event.headers)
+    request = parse_booking_request(event.body, bool(event.is_base64_encoded), key)
     state_machine_arn = _state_machine_arn()
     logger.append_keys(bookingId=request.booking_id)
     described = start_booking(_sfn(), state_machine_arn, request)
@@ -187,11 +196,22 @@ def _invalid(error: BookingValidationError) -> Response:
 
 @app.exception_handler(BookingConflict)
 def _conflict(error: BookingConflict) -> Response:
+    if error.request.id_from_idempotency_key:
+        # As the task API answers a key reused for another request.
+        return json_response(
+            422,
+            {
+                "error": "IdempotencyKeyReused",
+                "field": IDEMPOTENCY_HEADER,
+                "bookingId": error.request.booking_id,
+                "message": "This Idempotency-Key was used for another trip; send a new one.",
+            },
+        )
     return json_response(
         409,
         {
             "error": "BookingIdInUse",
-            "bookingId": str(error),
+            "bookingId": error.request.booking_id,
             "message": "This bookingId belongs to another trip; send a new one.",
         },
     )

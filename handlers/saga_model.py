@@ -3,15 +3,21 @@
 A booking is one execution of the booking saga (a Step Functions state machine); its id is the
 execution's name, so the execution ARN follows from the state machine's ARN and the id, and
 status reads need no table of their own.
+
+Every booking id is one the client can send again: the `bookingId` it chose, or one derived
+from its `Idempotency-Key` header. A request with neither is refused rather than given a random
+id, because a retry of it (the reply was lost) would book the trip a second time.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -24,6 +30,19 @@ _RESOURCE_ID: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _BOOKING_ID: Final = re.compile(
     r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 )
+#: The request header that names a booking when the body has no `bookingId` (the name the task
+#: API uses too); its value is what a client reuses on every retry of one booking.
+IDEMPOTENCY_HEADER: Final[str] = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY_CHARS: Final[int] = 255
+_IDEMPOTENCY_KEY: Final = re.compile(r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$")
+#: What the Fail states' causes say, as the status API passes it on.
+FAILURE_FIELDS: Final[tuple[str, ...]] = (
+    "failedStep",
+    "outcome",
+    "compensated",
+    "releaseFailed",
+    "stillHeld",
+)
 #: DescribeExecution statuses; PENDING_REDRIVE is a failed execution being redriven.
 FINISHED_STATUSES: Final[frozenset[str]] = frozenset(
     {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -33,15 +52,31 @@ FINISHED_STATUSES: Final[frozenset[str]] = frozenset(
 class BookingValidationError(ValueError):
     """Input that does not fit: names the field, what is expected and what came."""
 
-    def __init__(self, field: str, expected: str, got: str | None = None) -> None:
+    def __init__(
+        self,
+        field: str,
+        expected: str,
+        got: str | None = None,
+        *,
+        alternatives: Sequence[str] = (),
+    ) -> None:
         self.field = field
         self.expected = expected
         self.got = got
-        detail = f"{field}: expected {expected}" + (f", got {got}" if got is not None else "")
+        #: Other fields any one of which would do instead of `field`.
+        self.alternatives = tuple(alternatives)
+        names = " or ".join((field, *self.alternatives))
+        detail = f"{names}: expected {expected}" + (f", got {got}" if got is not None else "")
         super().__init__(detail)
 
-    def to_dict(self) -> dict[str, str]:
-        body = {"error": "InvalidRequest", "field": self.field, "expected": self.expected}
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "error": "InvalidRequest",
+            "field": self.field,
+            "expected": self.expected,
+        }
+        if self.alternatives:
+            body["fields"] = [self.field, *self.alternatives]
         body["message"] = str(self)
         if self.got is not None:
             body["got"] = self.got
@@ -54,6 +89,8 @@ class BookingRequest:
     hotel_id: str
     flight_id: str
     car_id: str
+    #: True when the id was derived from the Idempotency-Key (the body had no bookingId).
+    id_from_idempotency_key: bool = False
 
     def saga_input(self) -> dict[str, str]:
         """The execution's input, as the state machine's definition reads it."""
@@ -76,14 +113,44 @@ def validate_booking_id(value: Any, field: str = "bookingId") -> str:
     return value
 
 
-def parse_booking_request(
-    body: str | None, is_base64: bool = False, new_id: str | None = None
-) -> BookingRequest:
-    """A POST /bookings body -> BookingRequest.
+def idempotency_key(headers: Mapping[str, Any] | None) -> str | None:
+    """The Idempotency-Key header (any case), validated; None when the client sent none."""
+    for name, value in (headers or {}).items():
+        if str(name).lower() == IDEMPOTENCY_HEADER.lower():
+            if (
+                not isinstance(value, str)
+                or len(value) > MAX_IDEMPOTENCY_KEY_CHARS
+                or not _IDEMPOTENCY_KEY.match(value)
+            ):
+                raise BookingValidationError(
+                    IDEMPOTENCY_HEADER,
+                    f"1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters without "
+                    "leading or trailing spaces, e.g. a UUID the client generates once per "
+                    "booking and sends again on every retry",
+                    _short(value),
+                )
+            return value
+    return None
 
-    `bookingId` is optional: a client that may retry its POST (a timeout, a 503) sends one it
-    generated, and the retry then finds the same booking instead of booking the trip twice.
-    Without it the booking gets `new_id` (the caller's fresh UUID4).
+
+def booking_id_from_key(key: str) -> str:
+    """The booking id an Idempotency-Key stands for: the same for the same key, in the UUID4
+    form (version and variant bits set) that `validate_booking_id` and the status route take."""
+    digest = bytearray(hashlib.sha256(f"booking\0{key}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x40
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(digest)))
+
+
+def parse_booking_request(
+    body: str | None, is_base64: bool = False, idempotency_key: str | None = None
+) -> BookingRequest:
+    """A POST /bookings body (and its Idempotency-Key, if any) -> BookingRequest.
+
+    The booking id is the body's `bookingId` (a UUID4 the client generated) or else the one
+    derived from `idempotency_key`: either way a retried POST (after a timeout, a lost reply, a
+    503) names the same execution and finds it instead of booking the trip twice. With neither,
+    the request is refused: nothing in it tells a retry from a second booking of the same trip.
     """
     raw = body or ""
     if is_base64:
@@ -114,11 +181,22 @@ def parse_booking_request(
         ids[field] = value
     if "bookingId" in data:
         booking_id = validate_booking_id(data["bookingId"])
-    elif new_id is not None:
-        booking_id = new_id
+    elif idempotency_key is not None:
+        booking_id = booking_id_from_key(idempotency_key)
     else:
-        booking_id = str(uuid.uuid4())
-    return BookingRequest(booking_id, ids["hotelId"], ids["flightId"], ids["carId"])
+        raise BookingValidationError(
+            "bookingId",
+            "a bookingId in the body (a lowercase UUID4) or an Idempotency-Key header, chosen "
+            "once per booking and sent again on every retry, so that a retry does not book twice",
+            alternatives=(IDEMPOTENCY_HEADER,),
+        )
+    return BookingRequest(
+        booking_id,
+        ids["hotelId"],
+        ids["flightId"],
+        ids["carId"],
+        id_from_idempotency_key="bookingId" not in data,
+    )
 
 
 def execution_arn(state_machine_arn: str, booking_id: str) -> str:
@@ -143,10 +221,9 @@ def booking_status(booking_id: str, described: dict[str, Any]) -> dict[str, Any]
     elif status in FINISHED_STATUSES:
         body["error"] = described.get("error")
         cause = _json_object(described.get("cause"))
-        # The saga's Fail state records the failed step and what was undone.
-        failure = {
-            key: cause[key] for key in ("failedStep", "outcome", "compensated") if key in cause
-        }
+        # The saga's Fail states record the failed step and what was undone (and, when a
+        # compensation gave up, what is still held until an operator releases it).
+        failure = {key: cause[key] for key in FAILURE_FIELDS if key in cause}
         if failure:
             body["failure"] = failure
     return body

@@ -20,7 +20,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
@@ -64,6 +64,10 @@ REPLICATION_RETRY_AFTER_S: Final[int] = 2
 #: clocks agree to well under a second (Lambda hosts use the Amazon Time Sync Service), so an id
 #: from further ahead was not issued by this service.
 MAX_CLOCK_SKEW_MS: Final[int] = 5_000
+
+
+#: The `error` prefix of a PENDING task whose processing window ended: it reads FAILED.
+NOT_PROCESSED_IN_TIME: Final[str] = "NotProcessedInTime"
 
 
 class TaskStatus(StrEnum):
@@ -573,3 +577,41 @@ def parse_task_message(body: str) -> TaskMessage:
 def run_task(request: TaskRequest) -> dict[str, Any]:
     """Do the computation the request names and return its JSON-ready result."""
     return _TASK_KINDS[request.task_type].run(request.parameters)
+
+
+# --- What a client reads -----------------------------------------------------------------------
+
+
+def processing_window_ended(status: str, process_by_s: int | None, now_s: float) -> bool:
+    """Whether a task reads FAILED although its item says PENDING.
+
+    `process_by_s` (the item's `processBy`, Unix seconds) is when the task's message has
+    certainly left the work queue: maxReceiveCount receives of one visibility timeout each,
+    plus slack for the wait before the first receive. A task still PENDING then was given up
+    on (its message is in the DLQ) even when the worker's FAILED mark never landed. Items
+    written without a window never end one.
+    """
+    return status == TaskStatus.PENDING and process_by_s is not None and now_s >= process_by_s
+
+
+def not_processed_in_time(process_by_s: int) -> str:
+    """The `error` a client reads for a task whose processing window ended."""
+    ended = format_timestamp(datetime.fromtimestamp(process_by_s, UTC))
+    return (
+        f"{NOT_PROCESSED_IN_TIME}: no worker completed the task by {ended}, when its processing "
+        "window ended; its message is in the dead-letter queue. Submit it again (same "
+        "Idempotency-Key and body) to run it."
+    )
+
+
+def visible_status(item: Mapping[str, Any], now_s: float) -> str:
+    """The status a client reads at `now_s` for a tasks-table item (low-level attribute values,
+    as GetItem and Scan return them): the stored `status`, except that a PENDING task whose
+    `processBy` has passed reads FAILED. A FAILED or ENQUEUE_FAILED result is a failure the
+    client sees."""
+    status = str(item["status"]["S"])
+    process_by = item.get("processBy")
+    process_by_s = int(process_by["N"]) if process_by else None
+    if processing_window_ended(status, process_by_s, now_s):
+        return TaskStatus.FAILED.value
+    return status

@@ -60,6 +60,10 @@ class Settings:
     max_receive_count: int | None = None
     deadline_margin_s: float = DEFAULT_DEADLINE_MARGIN_MS / 1000
     replication_grace_s: int = DEFAULT_REPLICATION_GRACE_SECONDS
+    #: How long after it is queued a task can still be processed (maxReceiveCount x the queue's
+    #: visibility timeout + slack, from the components); a PENDING task reads FAILED after it.
+    #: None: no window is written and a PENDING task reads PENDING until it expires.
+    processing_window_s: int | None = None
 
     def require_queue_url(self) -> str:
         if not self.queue_url:
@@ -129,11 +133,17 @@ def _breaker(environ: Mapping[str, str]) -> BreakerSettings:
             f"must be one of {', '.join(mode.value for mode in StoreFailureMode)}, got {raw_mode!r}",
         ) from None
     open_seconds = _whole(environ, "BREAKER_OPEN_SECONDS", 10, 1, 3600)
+    # The first trial of an outage comes after 1/32 of the longest open time (about 0.3 s at
+    # the default 10 s), so a dependency that recovers within seconds is back in use quickly.
+    min_open_ms = _whole(
+        environ, "BREAKER_MIN_OPEN_MS", open_seconds * 1000 // 32, 10, open_seconds * 1000
+    )
     return BreakerSettings(
         failure_threshold=_whole(environ, "BREAKER_FAILURE_THRESHOLD", 5, 1, 1000),
         open_seconds=float(open_seconds),
         probe_lease_seconds=float(_whole(environ, "BREAKER_PROBE_LEASE_SECONDS", 5, 1, 900)),
         on_store_failure=mode,
+        min_open_seconds=min_open_ms / 1000,
     )
 
 
@@ -160,6 +170,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             1,
             MAX_REPLICATION_GRACE_SECONDS,
         ),
+        processing_window_s=_whole(
+            env, "TASK_PROCESSING_WINDOW_SECONDS", 0, 0, MAX_TASK_TTL_SECONDS
+        )
+        or None,
     )
 
 

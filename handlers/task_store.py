@@ -15,6 +15,10 @@ has already moved on. The allowed transitions:
     ENQUEUE_FAILED | FAILED -> PENDING   a repeated submit of the same request (same id)
     FAILED -> PENDING                    a DLQ replay (dlq_replay --tasks-table)
 
+A PENDING task whose processing window (`processBy`) has passed reads FAILED
+(`TaskRecord.as_seen_at`), so a FAILED mark the worker could not write is not needed for the
+client to learn it; a repeated submit or a DLQ replay starts a new window.
+
 Every call goes through `deadlines.call_with_deadline`: it fits the time the invocation has
 left, is retried only when the retry can finish, and passes the dependency's circuit breaker.
 """
@@ -24,7 +28,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Final, TypeVar
 
@@ -33,7 +37,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from aws_clients import CallProfile, Timeouts, client
 from deadlines import Deadline, DeadlineExceeded, Guard, call_with_deadline
 from deadlines import error_code as error_code
-from task_model import TaskMessage, TaskRequest, TaskStatus, dumps_compact
+from task_model import (
+    TaskMessage,
+    TaskRequest,
+    TaskStatus,
+    dumps_compact,
+    not_processed_in_time,
+    processing_window_ended,
+)
 from task_settings import ConfigurationError, Settings
 
 T = TypeVar("T")
@@ -84,6 +95,10 @@ class TaskRecord:
     #: The id the submit that wrote the item handed out (`<region>.<created_ms>.<key>`); None
     #: for items written before ids named their region, whose id is the key itself.
     public_id: str | None = None
+    #: Unix seconds after which a PENDING task reads FAILED; None when no window was configured.
+    process_by: int | None = None
+    #: The window's length, kept on the item so a DLQ replay can start a new one.
+    processing_window_s: int | None = None
 
     @property
     def client_task_id(self) -> str:
@@ -95,6 +110,10 @@ class TaskRecord:
         def text(name: str) -> str | None:
             value = item.get(name)
             return None if value is None else str(value["S"])
+
+        def number(name: str) -> int | None:
+            value = item.get(name)
+            return None if value is None else int(value["N"])
 
         result_json = text("result")
         return cls(
@@ -112,11 +131,24 @@ class TaskRecord:
             error=text("error"),
             request_hash=text("requestHash"),
             public_id=text("publicId"),
+            process_by=number("processBy"),
+            processing_window_s=number("processingWindowS"),
         )
 
     def is_expired(self, now_epoch_s: float) -> bool:
         """DynamoDB deletes expired items lazily (within days), so reads must check the TTL."""
         return 0 < self.expires_at <= now_epoch_s
+
+    def as_seen_at(self, now_epoch_s: float) -> TaskRecord:
+        """The task as a client reads it: FAILED once its processing window ended while it
+        was still PENDING (the worker gave up, whether or not its FAILED mark landed)."""
+        if self.process_by is None or not processing_window_ended(
+            self.status, self.process_by, now_epoch_s
+        ):
+            return self
+        return replace(
+            self, status=TaskStatus.FAILED.value, error=not_processed_in_time(self.process_by)
+        )
 
     def to_public_dict(self, task_id: str | None = None) -> dict[str, Any]:
         """What GET /tasks/{taskId} shows the client (`task_id`: the id it asked for)."""
@@ -238,7 +270,8 @@ class TaskStore:
         key (or the request), so a repeat finds the task already there:
         `created` is False and the record is the stored one. That includes our own write whose
         reply was lost (the retry fails the condition and reads back what the first attempt
-        wrote). A task that failed (ENQUEUE_FAILED, FAILED) or expired is written afresh.
+        wrote). A task that failed (ENQUEUE_FAILED, FAILED, or PENDING past its processing
+        window, which reads FAILED) or expired is written afresh, with a new window.
         Raises IdempotencyConflict when the stored task has a different request.
         """
         expires_at = now_epoch_s + self.settings.task_ttl_seconds
@@ -256,6 +289,10 @@ class TaskStore:
             item["requestHash"] = {"S": request_hash}
         if public_id is not None:
             item["publicId"] = {"S": public_id}
+        window_s = self.settings.processing_window_s
+        if window_s is not None:
+            item["processBy"] = {"N": str(now_epoch_s + window_s)}
+            item["processingWindowS"] = {"N": str(window_s)}
         try:
             self._call(
                 "table",
@@ -265,13 +302,15 @@ class TaskStore:
                     Item=item,
                     ConditionExpression=(
                         "attribute_not_exists(taskId) OR expiresAt <= :now OR "
-                        "(#status IN (:enqueue_failed, :failed) AND requestHash = :hash)"
+                        "(#status IN (:enqueue_failed, :failed) AND requestHash = :hash) OR "
+                        "(#status = :pending AND processBy <= :now AND requestHash = :hash)"
                     ),
                     ExpressionAttributeNames=_STATUS_NAMES,
                     ExpressionAttributeValues={
                         ":now": {"N": str(now_epoch_s)},
                         ":enqueue_failed": {"S": TaskStatus.ENQUEUE_FAILED.value},
                         ":failed": {"S": TaskStatus.FAILED.value},
+                        ":pending": {"S": TaskStatus.PENDING.value},
                         ":hash": {"S": request_hash or ""},
                     },
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",

@@ -15,7 +15,9 @@ off (which would have failed the whole batch, including the records already done
 
 Visible failure: when a record fails on its last receive (ApproximateReceiveCount reaches
 MAX_RECEIVE_COUNT, after which SQS moves it to the DLQ), its task is marked FAILED with the
-reason, so a polling client learns it instead of seeing PENDING until the task expires.
+reason, so a polling client learns it instead of seeing PENDING until the task expires. If
+that write is refused too (the table is down, or its breaker open), the task still reads FAILED
+once its processing window (`processBy`, written at submit) ends: see TaskRecord.as_seen_at.
 """
 
 from __future__ import annotations
@@ -164,8 +166,9 @@ def is_last_receive(receive_count: object, max_receive_count: int | None) -> boo
 def give_up(store: TaskStore, task_id: str | None, reason: str, deadline: Deadline) -> bool:
     """Mark the task FAILED (only from PENDING) before its message goes to the DLQ.
 
-    Best effort: if the table cannot be written either, the task stays PENDING until it
-    expires, and the DLQ alarm still fires. Returns whether the task is now FAILED.
+    Best effort: if the table cannot be written either, the task reads FAILED anyway once its
+    processing window ends (NotProcessedInTime), and the DLQ alarm fires. Returns whether the
+    task is now marked FAILED.
     """
     if task_id is None:
         return False

@@ -18,8 +18,21 @@ Guarantees:
   stopped run therefore loses nothing, and re-running it is safe: at worst a message sent just
   before the stop and not yet deleted is delivered twice, which the task worker absorbs (its
   writes are conditional);
-- with `--tasks-table`, a task the worker marked FAILED is moved back to PENDING before its
-  message is sent (conditional: only FAILED tasks move);
+- with `--tasks-table`, a task the worker marked FAILED (or left PENDING because that mark was
+  refused) is moved to PENDING with a new processing window (`processBy` = now + the item's
+  `processingWindowS`) before its message is sent, so it reads PENDING until it is processed
+  (conditional: only FAILED and PENDING tasks move). If its message is then not sent (the send
+  fails, or the run is stopped), the task is marked FAILED again, saying so; a task that cannot
+  be marked either is listed in the report;
+- the run ends by reading the DLQ's counts: messages still in flight (received by an interrupted
+  or concurrent run, or another consumer, and neither deleted nor released) are reported with
+  the time they become visible again, and the exit code says the replay is not done.
+
+Exit codes: 0 done (nothing in flight in the DLQ, and nothing left visible by a run without
+filters or --max); 1 an AWS call or a send failed; 2 wrong arguments; 3 not done yet: messages
+are still in flight in the DLQ (or were left in it), re-run after the time printed; 130 stopped
+by Ctrl-C (what was done is printed). The DLQ's counts are approximate (SQS's
+ApproximateNumberOf... attributes), so a re-run is the confirmation.
 - without filters, limits or a task table, and within one region, SQS's own
   StartMessageMoveTask does the move (`--no-native` to copy message by message instead).
 
@@ -52,6 +65,14 @@ AGE_BUCKETS: tuple[tuple[float, str], ...] = (
     (float("inf"), ">= 7 d"),
 )
 _REGION_IN_URL = re.compile(r"^https://sqs\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/")
+
+
+EXIT_DONE = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+#: Messages are still in flight in the DLQ (or were left in it): re-run once they return.
+EXIT_INCOMPLETE = 3
+EXIT_INTERRUPTED = 130
 
 
 class ReplayError(Exception):
@@ -113,9 +134,21 @@ class Report:
     deleted: int = 0
     send_failed: int = 0
     tasks_reset: int = 0
+    #: Reset tasks whose message was not sent, marked FAILED again.
+    tasks_failed_again: int = 0
+    #: message id -> task id of reset tasks whose message is not (yet) known to be sent; after
+    #: the run, those that could not be marked FAILED again either.
+    reset_not_sent: dict[str, str] = field(default_factory=dict)
+    #: Tasks with a message delivered in this run (a duplicate copy may still have failed).
+    sent_tasks: set[str] = field(default_factory=set)
     native_task: str | None = None
     by_reason: Counter[str] = field(default_factory=Counter)
     by_age: Counter[str] = field(default_factory=Counter)
+    #: The DLQ after the run: visible messages, messages in flight, and the longest they can
+    #: stay hidden (this run's hold or the DLQ's visibility timeout). None until read.
+    dlq_visible: int | None = None
+    dlq_in_flight: int | None = None
+    return_within_s: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -125,6 +158,11 @@ class Report:
             "deleted": self.deleted,
             "sendFailed": self.send_failed,
             "tasksReset": self.tasks_reset,
+            "tasksFailedAgain": self.tasks_failed_again,
+            "tasksResetNotSent": sorted(self.reset_not_sent.values()),
+            "dlqVisible": self.dlq_visible,
+            "dlqInFlight": self.dlq_in_flight,
+            "returnWithinSeconds": self.return_within_s,
             "nativeMoveTask": self.native_task,
             "byReason": dict(self.by_reason),
             "byAge": dict(self.by_age),
@@ -255,25 +293,86 @@ def _reason(message: dict[str, Any], dynamodb: Any, table: str | None) -> str:
     return (error or f"task {item['status']['S']}")[:80]
 
 
-def _reset_task(dynamodb: Any, table: str, message: dict[str, Any]) -> bool:
-    """FAILED -> PENDING, so the client sees the task is being worked on again."""
-    task_id = task_id_of(message.get("Body", ""))
-    if task_id is None:
-        return False
+def _condition_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _reset_task(dynamodb: Any, table: str, task_id: str, now_s: float) -> bool:
+    """FAILED or PENDING -> PENDING with a new processing window, so the client reads PENDING
+    until the replayed message is processed. Returns whether the task moved."""
+    keys = {"TableName": table, "Key": {"taskId": {"S": task_id}}}
+    names = {"#s": "status", "#e": "error"}
+    try:
+        dynamodb.update_item(
+            **keys,
+            UpdateExpression="SET #s = :pending, processBy = processingWindowS + :now REMOVE #e",
+            # PENDING too: the worker's FAILED mark may have been refused (the task then reads
+            # FAILED once its old window ends), and the replayed message needs a window anyway.
+            ConditionExpression="#s IN (:failed, :pending) AND attribute_exists(processingWindowS)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                ":pending": {"S": "PENDING"},
+                ":failed": {"S": "FAILED"},
+                ":now": {"N": str(int(now_s))},
+            },
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        return True
+    except ClientError as error:
+        if not _condition_failed(error):
+            raise
+        old = error.response.get("Item") or {}
+        if (old.get("status") or {}).get("S") != "FAILED" or "processingWindowS" in old:
+            return False  # done, closed (ENQUEUE_FAILED) or not in the table: nothing to move
+    # An item written without a processing window: only its status moves.
+    try:
+        dynamodb.update_item(
+            **keys,
+            UpdateExpression="SET #s = :pending REMOVE #e",
+            ConditionExpression="#s = :failed",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={":pending": {"S": "PENDING"}, ":failed": {"S": "FAILED"}},
+        )
+    except ClientError as error:
+        if _condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def _fail_again(dynamodb: Any, table: str, task_id: str, cause: str) -> bool:
+    """PENDING -> FAILED for a reset task whose message was not sent. Returns whether the task
+    no longer reads PENDING without a message on its way (a task that moved on counts)."""
     try:
         dynamodb.update_item(
             TableName=table,
             Key={"taskId": {"S": task_id}},
-            UpdateExpression="SET #s = :pending REMOVE #e",
-            ConditionExpression="#s = :failed",
+            UpdateExpression="SET #s = :failed, #e = :why",
+            ConditionExpression="#s = :pending",
             ExpressionAttributeNames={"#s": "status", "#e": "error"},
-            ExpressionAttributeValues={":pending": {"S": "PENDING"}, ":failed": {"S": "FAILED"}},
+            ExpressionAttributeValues={
+                ":pending": {"S": "PENDING"},
+                ":failed": {"S": "FAILED"},
+                ":why": {
+                    "S": f"A DLQ replay reset the task but its message was not re-sent ({cause}); "
+                    "the message is still in the dead-letter queue: replay it again."
+                },
+            },
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False  # not FAILED (already done, or never marked): nothing to move
-        raise
+        return _condition_failed(error)
+    except BotoCoreError:
+        return False
     return True
+
+
+def _fail_unsent_again(dynamodb: Any, table: str, report: Report, cause: str) -> None:
+    for message_id, task_id in list(report.reset_not_sent.items()):
+        if task_id in report.sent_tasks:
+            del report.reset_not_sent[message_id]
+        elif _fail_again(dynamodb, table, task_id, cause):
+            report.tasks_failed_again += 1
+            del report.reset_not_sent[message_id]
 
 
 def replay(
@@ -285,13 +384,18 @@ def replay(
     progress: ProgressBar | None = None,
     now: Callable[[], float] = time.time,
     limiter: RateLimiter | None = None,
+    report: Report | None = None,
 ) -> Report:
-    """Move (or, in a dry run, count) the DLQ's messages. See the module doc for guarantees."""
-    report = Report()
+    """Move (or, in a dry run, count) the DLQ's messages. See the module doc for guarantees.
+
+    `report`: filled in as the run goes, so a caller still has it when the run is stopped.
+    """
+    report = report if report is not None else Report()
     limiter = limiter or RateLimiter(options.rate_per_s)
     held: dict[str, str] = {}  # message id -> receipt handle, released at the end
     seen: set[str] = set()
     empty_polls = 0
+    cause = "the run was stopped before sending it"
     try:
         while options.max_messages is None or report.matched < options.max_messages:
             wanted = 10
@@ -329,10 +433,17 @@ def replay(
                 else:
                     batch.append(message)
             if batch:
-                _move(batch, source, destination, options, report, held, dynamodb, limiter)
+                _move(batch, source, destination, options, report, held, dynamodb, limiter, at)
             if progress is not None:
                 progress.update(report, options.dry_run)
+        # Left unsent by a run that ended normally: the destination refused those entries.
+        cause = "the destination queue refused it"
+    except (ClientError, BotoCoreError) as error:
+        cause = f"the run failed: {error}"
+        raise
     finally:
+        if report.reset_not_sent and options.tasks_table is not None:
+            _fail_unsent_again(dynamodb, options.tasks_table, report, cause)
         _release(source, options.dlq_url, held)
         if progress is not None:
             progress.close()
@@ -348,18 +459,24 @@ def _move(
     held: dict[str, str],
     dynamodb: Any,
     limiter: RateLimiter,
+    now_s: float,
 ) -> None:
+    # Held (released at the end) until delivered: a run stopped before the send must not
+    # leave them hidden for the whole hold.
+    for message in batch:
+        held[message["MessageId"]] = message["ReceiptHandle"]
     if options.tasks_table is not None:
         for message in batch:
-            report.tasks_reset += _reset_task(dynamodb, options.tasks_table, message)
+            task_id = task_id_of(message.get("Body", ""))
+            if task_id is not None and _reset_task(dynamodb, options.tasks_table, task_id, now_s):
+                report.tasks_reset += 1
+                report.reset_not_sent[message["MessageId"]] = task_id
     limiter.before(len(batch))
     entries = [send_entry(message, index, options.fifo) for index, message in enumerate(batch)]
     try:
         result = destination.send_message_batch(QueueUrl=options.to_url, Entries=entries)
     except (ClientError, BotoCoreError):
         # Nothing is known to be delivered: nothing is deleted.
-        for message in batch:
-            held[message["MessageId"]] = message["ReceiptHandle"]
         report.send_failed += len(batch)
         raise
     delivered = {entry["Id"] for entry in result.get("Successful", [])}
@@ -367,10 +484,14 @@ def _move(
     for index, message in enumerate(batch):
         if str(index) in delivered:
             report.sent += 1
+            del held[message["MessageId"]]
+            report.reset_not_sent.pop(message["MessageId"], None)
+            task_id = task_id_of(message.get("Body", ""))
+            if task_id is not None:
+                report.sent_tasks.add(task_id)
             to_delete.append({"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]})
         else:
             report.send_failed += 1
-            held[message["MessageId"]] = message["ReceiptHandle"]
     if to_delete:
         deleted = source.delete_message_batch(QueueUrl=options.dlq_url, Entries=to_delete)
         report.deleted += len(deleted.get("Successful", []))
@@ -472,8 +593,61 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return arguments
 
 
+@dataclass(frozen=True)
+class QueueCounts:
+    visible: int
+    in_flight: int
+    visibility_timeout_s: int
+
+
+def queue_counts(source: Any, queue_url: str) -> QueueCounts:
+    """The queue's approximate visible and in-flight (received, not deleted) messages."""
+    attributes = source.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "VisibilityTimeout",
+        ],
+    )["Attributes"]
+    return QueueCounts(
+        int(attributes["ApproximateNumberOfMessages"]),
+        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+        int(attributes.get("VisibilityTimeout", 30)),
+    )
+
+
+def record_dlq_state(
+    report: Report, counts: QueueCounts, hold_s: int, count_visible: bool = True
+) -> None:
+    """`count_visible`: False when SQS's own move task is about to take the visible ones."""
+    report.dlq_visible = counts.visible if count_visible else None
+    report.dlq_in_flight = counts.in_flight
+    # Whoever holds them hid them for at most this run's hold (another replay run with the same
+    # --hold-seconds) or the DLQ's own visibility timeout (a receive that named none).
+    report.return_within_s = max(hold_s, counts.visibility_timeout_s)
+
+
+def exit_code(report: Report, options: Options, native: bool) -> int:
+    if report.send_failed or report.reset_not_sent:
+        return EXIT_FAILED
+    if report.dlq_in_flight:
+        return EXIT_INCOMPLETE
+    moves_everything = not (native or options.dry_run or options.filters.any) and (
+        options.max_messages is None
+    )
+    if moves_everything and report.dlq_visible:
+        return EXIT_INCOMPLETE
+    return EXIT_DONE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _arguments(argv)
+    report = Report()
+    options: Options | None = None
+    source: Any = None
+    native = False
+    code = EXIT_DONE
     try:
         region = region_of(arguments.dlq_url, arguments.region, "--region")
         source = boto3.client("sqs", region_name=region)
@@ -506,7 +680,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tasks_table=arguments.tasks_table,
             native=not arguments.no_native,
         )
-        can_go_native = (
+        native = (
             options.native
             and not options.dry_run
             and not filters.any
@@ -514,56 +688,90 @@ def main(argv: Sequence[str] | None = None) -> int:
             and options.tasks_table is None
             and to_region == region
         )
-        if can_go_native:
+        if native:
 
             def arn_of(url: str) -> str:
                 attributes = source.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
                 return str(attributes["Attributes"]["QueueArn"])
 
-            handle = native_move(
+            # Read first: the move task's own receives count as in flight once it runs.
+            record_dlq_state(
+                report, queue_counts(source, options.dlq_url), options.hold_s, count_visible=False
+            )
+            report.native_task = native_move(
                 source, arn_of(options.dlq_url), arn_of(to_url), options.rate_per_s
             )
-            report = Report(native_task=handle)
         else:
-            total = int(
-                source.get_queue_attributes(
-                    QueueUrl=options.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
-                )["Attributes"]["ApproximateNumberOfMessages"]
-            )
+            total = queue_counts(source, options.dlq_url).visible
             dynamodb = boto3.client("dynamodb", region_name=region) if options.tasks_table else None
-            report = replay(
+            replay(
                 source,
                 destination,
                 options,
                 dynamodb=dynamodb,
                 progress=ProgressBar(options.max_messages or total),
+                report=report,
             )
+            record_dlq_state(report, queue_counts(source, options.dlq_url), options.hold_s)
     except ReplayError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except (ClientError, BotoCoreError) as error:
         print(f"error: AWS call failed: {error}", file=sys.stderr)
-        return 1
+        code = EXIT_FAILED
+    except KeyboardInterrupt:
+        print("stopped: what was done before the stop follows", file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    if options is None:
+        return code
+    if code == EXIT_DONE:
+        code = exit_code(report, options, native)
     print(render(report, options))
     if arguments.json:
         with open(arguments.json, "w", encoding="utf-8") as out:
             json.dump(report.to_dict(), out, indent=2)
-    return 0 if report.send_failed == 0 else 1
+    return code
 
 
 def render(report: Report, options: Options) -> str:
+    lines: list[str] = []
     if report.native_task is not None:
-        return f"StartMessageMoveTask started: {report.native_task}"
-    verb = "would move" if options.dry_run else "moved"
-    lines = [
-        f"received {report.received}, matched {report.matched}, {verb} "
-        f"{report.matched if options.dry_run else report.sent}, deleted {report.deleted}, "
-        f"send failures {report.send_failed}, tasks reset {report.tasks_reset}",
-        "by failure reason:",
-        *(f"  {count:6d}  {reason}" for reason, count in report.by_reason.most_common()),
-        "by age:",
-        *(f"  {report.by_age.get(label, 0):6d}  {label}" for _, label in AGE_BUCKETS),
-    ]
+        lines.append(f"StartMessageMoveTask started: {report.native_task}")
+    else:
+        verb = "would move" if options.dry_run else "moved"
+        lines += [
+            f"received {report.received}, matched {report.matched}, {verb} "
+            f"{report.matched if options.dry_run else report.sent}, deleted {report.deleted}, "
+            f"send failures {report.send_failed}, tasks reset {report.tasks_reset}",
+            "by failure reason:",
+            *(f"  {count:6d}  {reason}" for reason, count in report.by_reason.most_common()),
+            "by age:",
+            *(f"  {report.by_age.get(label, 0):6d}  {label}" for _, label in AGE_BUCKETS),
+        ]
+    if report.tasks_failed_again:
+        lines.append(
+            f"{report.tasks_failed_again} tasks moved back to FAILED: they were reset but their "
+            "messages were not re-sent and are still in the DLQ"
+        )
+    if report.reset_not_sent:
+        lines.append(
+            f"{len(report.reset_not_sent)} tasks reset to PENDING whose messages were not "
+            "re-sent, and could not be marked FAILED again (they read FAILED once their "
+            f"processing window ends): {', '.join(sorted(report.reset_not_sent.values()))}"
+        )
+    if report.dlq_in_flight:
+        returns_by = time.strftime(
+            "%H:%M:%SZ", time.gmtime(time.time() + (report.return_within_s or 0))
+        )
+        lines.append(
+            f"not done: {report.dlq_in_flight} in flight in the DLQ (received by an "
+            "interrupted or concurrent run, or another consumer, and neither deleted nor "
+            f"released); they become visible again within {report.return_within_s} s (by "
+            f"{returns_by}, if held with --hold-seconds {options.hold_s} or the DLQ's "
+            "visibility timeout): re-run then"
+        )
+    if report.dlq_visible:
+        lines.append(f"left in the DLQ: {report.dlq_visible} visible")
     return "\n".join(lines)
 
 

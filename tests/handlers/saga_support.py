@@ -4,12 +4,16 @@ DynamoDB: the inventory table, a state machine, executions and what they left be
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import pytest
 from moto.core.config import DefaultConfig
+from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
+from moto.dynamodb.models import DynamoDBBackend
 from resilient_serverless.saga_definition import BOOKING_STEPS, RESOURCE_KEY, saga_definition
 
 #: moto's interpreter needs this flag to run executions at all (otherwise they stay RUNNING).
@@ -75,6 +79,15 @@ class SagaWorld:
         ).get("Item", {})
         return sorted(item.get("holds", {}).get("SS", []))
 
+    def records(self) -> list[dict[str, Any]]:
+        """Every item of the table that is not a resource's inventory, in key order."""
+        inventory = {f"{step.name}#{TRIP[step.input_field]}" for step in BOOKING_STEPS}
+        items = self.dynamodb.scan(TableName=self.table_name, ConsistentRead=True)["Items"]
+        return sorted(
+            (item for item in items if item[RESOURCE_KEY]["S"] not in inventory),
+            key=lambda item: str(item[RESOURCE_KEY]["S"]),
+        )
+
     def book(self, booking_id: str, trip: dict[str, str] | None = None) -> SagaRun:
         arn = self.sfn.start_execution(
             stateMachineArn=self.state_machine_arn,
@@ -107,3 +120,57 @@ class SagaWorld:
             output=json.loads(output) if output else None,
             entered=entered,
         )
+
+
+class Throttled(DynamodbException):
+    """What DynamoDB answers when a partition is over its throughput (a transient error)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            ERROR_TYPE_PREFIX + "ProvisionedThroughputExceededException",
+            message="The level of configured provisioned throughput for the table was exceeded.",
+        )
+
+
+class FailingReleases:
+    """The next `times` releases (DELETE from `holds`) of `resource` are refused with a throttling
+    error before DynamoDB applies them: a compensation that keeps failing, then recovers."""
+
+    def __init__(self, resource: str, times: int) -> None:
+        self.resource = resource
+        self.left = times
+        self.refused = 0
+        self.lock = threading.Lock()
+        self.original = DynamoDBBackend.update_item
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        def update_item(backend: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+            key = kwargs["key"] if "key" in kwargs else args[1]
+            expression = kwargs.get("update_expression") or (args[2] if len(args) > 2 else "")
+            if key.get(RESOURCE_KEY, {}).get("S") == self.resource and expression.startswith(
+                "DELETE"
+            ):
+                with self.lock:
+                    if self.left > 0:
+                        self.left -= 1
+                        self.refused += 1
+                        raise Throttled()
+            return self.original(backend, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, "update_item", update_item)
+
+
+class RetryClock:
+    """Stands in for the clock of moto's Step Functions retriers: it records each wait a Retry
+    asks for and returns at once, so hours of backoff run in milliseconds and can be summed."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+        monkeypatch.setattr(retrier_decl, "time", self)

@@ -59,7 +59,7 @@ def new_store(request: pytest.FixtureRequest) -> Iterator[Callable[[], BreakerSt
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_breaker_table(dynamodb)
         # cache_s=0: every decision reads the shared item, as a container whose cache expired.
-        yield lambda: DynamoDBBreakerStore(BREAKER_TABLE, lambda: dynamodb, cache_s=0.0)
+        yield lambda: DynamoDBBreakerStore(BREAKER_TABLE, lambda budget_s: dynamodb, cache_s=0.0)
 
 
 def breaker(
@@ -177,23 +177,29 @@ def test_what_a_failing_store_does_is_a_setting(mode: StoreFailureMode, expected
 
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)  # no table: every call fails
-        store = DynamoDBBreakerStore("missing-table", lambda: dynamodb, cache_s=0.0)
+        store = DynamoDBBreakerStore("missing-table", lambda budget_s: dynamodb, cache_s=0.0)
         events: list[BreakerEvent] = []
         settings = BreakerSettings(failure_threshold=2, open_seconds=10, on_store_failure=mode)
         b = CircuitBreaker(
             "table", store, settings, clock=Clock(), on_event=lambda e, n: events.append(e)
         )
         if expected == "refused":
+            with pytest.raises(CircuitOpenError):  # nothing known: not assumed closed
+                b.admit()
+        elif expected == "allowed":
+            b.failed(b.admit())
+            b.failed(b.admit())
+            b.admit()  # nothing counted: still let through
+        else:
+            # The container's own breaker, which never heard from the table: one trial first,
+            # whose failure keeps every other call off.
+            trial = b.admit()
+            assert trial.probe
             with pytest.raises(CircuitOpenError):
                 b.admit()
-        else:
-            b.failed(b.admit())
-            b.failed(b.admit())
-            if expected == "allowed":
-                b.admit()  # nothing counted: still let through
-            else:
-                with pytest.raises(CircuitOpenError):  # the container's own breaker tripped
-                    b.admit()
+            b.failed(trial)
+            with pytest.raises(CircuitOpenError):
+                b.admit()
         assert BreakerEvent.STORE_FAILED in events
 
 
@@ -223,7 +229,10 @@ def test_many_containers_hit_a_half_open_breaker_and_exactly_one_probes(
     containers, threads_per_container, windows = 6, 5, 3
     clock = Clock()
     breakers = [
-        breaker(DynamoDBBreakerStore(BREAKER_TABLE, lambda: atomic_dynamodb, cache_s=1.0), clock)
+        breaker(
+            DynamoDBBreakerStore(BREAKER_TABLE, lambda budget_s: atomic_dynamodb, cache_s=1.0),
+            clock,
+        )
         for _ in range(containers)
     ]
     for _ in range(3):

@@ -23,8 +23,16 @@ from handler_test_support import (
 import aws_clients
 import task_api
 import task_worker
-from aws_clients import CallProfile, Timeouts, timeout_tiers
-from deadlines import Deadline, DeadlineExceeded, call_with_deadline, fitting_timeouts
+from aws_clients import AttemptCutOff, CallProfile, Timeouts, timeout_tiers
+from circuit_breaker import BreakerSettings, CircuitBreaker, CircuitOpenError, MemoryBreakerStore
+from deadlines import (
+    ROUND_PAUSE_CAP_S,
+    Deadline,
+    DeadlineExceeded,
+    call_until_deadline,
+    call_with_deadline,
+    fitting_timeouts,
+)
 from task_model import parse_task_id
 
 
@@ -208,3 +216,139 @@ def test_last_receive_marks_the_task_failed_and_a_replayed_message_completes_it(
     assert response["batchItemFailures"] == []
     polled = call_api(task_api.handler, FakeLambdaContext(), get_event(task_id))
     assert polled.body["status"] == "SUCCEEDED" and "error" not in polled.body
+
+
+def test_an_attempt_cut_off_with_no_time_for_another_is_deadline_exceeded() -> None:
+    clock = FakeClock()
+    deadline = Deadline.from_context(RunningDownContext(budget_s=3.2, clock=clock), 0.0)
+
+    def attempt(timeouts: Timeouts) -> None:
+        clock.now += timeouts.worst_case_s  # the answer was still arriving at the bound
+        raise AttemptCutOff(endpoint_url="http://127.0.0.1", bound_s=timeouts.worst_case_s)
+
+    with pytest.raises(DeadlineExceeded, match="cut off at its time bound") as raised:
+        call_with_deadline(
+            "queue",
+            "SendMessage",
+            attempt,
+            profile=CallProfile.REQUEST,
+            deadline=deadline,
+            sleep=clock.sleep,
+            rng=lambda: 1.0,
+        )
+    assert raised.value.cut_off and raised.value.dependency == "queue"
+    assert isinstance(raised.value.__cause__, AttemptCutOff)
+    assert deadline.remaining() >= 0
+
+
+@dataclass
+class FailingTable:
+    """Fails every write with `error` until `until` on the fake clock (for ever when None)."""
+
+    clock: FakeClock
+    until: float | None
+    error: ClientError = field(default_factory=throttled)
+    attempts: int = 0
+
+    def write(self, timeouts: Timeouts) -> str:
+        self.attempts += 1
+        if self.until is None or self.clock.now < self.until:
+            raise self.error
+        return "written"
+
+
+def breaker_on(clock: FakeClock) -> CircuitBreaker:
+    return CircuitBreaker("events_table", MemoryBreakerStore(), BreakerSettings(), clock=clock)
+
+
+def ride_out(table: FailingTable, clock: FakeClock, deadline: Deadline) -> str:
+    return call_until_deadline(
+        "events_table",
+        "PutItem",
+        table.write,
+        profile=CallProfile.BACKGROUND,
+        deadline=deadline,
+        guard=breaker_on(clock),
+        sleep=clock.sleep,
+        rng=lambda: 1.0,
+    )
+
+
+def sixty_seconds(clock: FakeClock) -> Deadline:
+    return Deadline.from_context(RunningDownContext(budget_s=60.0, clock=clock), 1.0)
+
+
+def test_a_short_throttle_is_ridden_out() -> None:
+    clock = FakeClock()
+    table = FailingTable(clock, until=1.5)
+    assert ride_out(table, clock, sixty_seconds(clock)) == "written"
+    # A round of five attempts (0.75 s of backoff), a 1 s pause, and the next attempt works.
+    assert table.attempts == aws_clients.policy_for(CallProfile.BACKGROUND).max_attempts + 1
+    assert clock.now < 2.0
+
+
+def test_a_sustained_throttle_is_retried_ever_more_slowly_until_the_deadline() -> None:
+    clock = FakeClock()
+    deadline = sixty_seconds(clock)
+    table = FailingTable(clock, until=None)
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        ride_out(table, clock, deadline)
+    # Close to the deadline, never past it: the margin is left for reporting the failure.
+    smallest = timeout_tiers(CallProfile.BACKGROUND)[-1].worst_case_s
+    assert 0 <= deadline.remaining() < ROUND_PAUSE_CAP_S + smallest
+    # Rounds of 5 attempts (0.75 s) with pauses of 1, 2, 4, 8, 10, 10, 10 s between them: 8
+    # rounds in the 59 s, where a fixed 1 s pause would have made 34.
+    assert table.attempts == 8 * aws_clients.policy_for(CallProfile.BACKGROUND).max_attempts
+
+
+def test_an_outage_opens_the_circuit_and_only_its_trials_reach_the_table() -> None:
+    clock = FakeClock()
+    deadline = sixty_seconds(clock)
+    failing = ClientError(
+        {"Error": {"Code": "InternalServerError"}, "ResponseMetadata": {"HTTPStatusCode": 500}},
+        "PutItem",
+    )
+    table = FailingTable(clock, until=None, error=failing)
+    with pytest.raises((CircuitOpenError, ClientError)):
+        ride_out(table, clock, deadline)
+    assert deadline.remaining() >= 0
+    # The failures that open it, then one trial per open period (10 s) while it stays open.
+    settings = BreakerSettings()
+    assert table.attempts <= settings.failure_threshold + 60 / settings.open_seconds
+
+
+def test_without_a_deadline_one_round_is_all_and_a_refusal_is_not_retried() -> None:
+    clock = FakeClock()
+    table = FailingTable(clock, until=None)
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        call_until_deadline(
+            "events_table",
+            "PutItem",
+            table.write,
+            profile=CallProfile.BACKGROUND,
+            deadline=Deadline.unbounded(),
+            sleep=clock.sleep,
+        )
+    assert table.attempts == aws_clients.policy_for(CallProfile.BACKGROUND).max_attempts
+
+    refused = ClientError(
+        {"Error": {"Code": "ValidationException"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+        "PutItem",
+    )
+    calls: list[Timeouts] = []
+
+    def invalid(timeouts: Timeouts) -> None:
+        calls.append(timeouts)
+        raise refused
+
+    deadline = Deadline.from_context(RunningDownContext(budget_s=60.0, clock=clock), 1.0)
+    with pytest.raises(ClientError, match="ValidationException"):
+        call_until_deadline(
+            "events_table",
+            "PutItem",
+            invalid,
+            profile=CallProfile.BACKGROUND,
+            deadline=deadline,
+            sleep=clock.sleep,
+        )
+    assert len(calls) == 1

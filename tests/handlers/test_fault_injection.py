@@ -41,6 +41,10 @@ def test_refused_unless_the_stack_allows_it() -> None:
         ('{"dependencies": {"disk": {}}}', "dependencies.disk"),
         ('{"dependencies": {"table": {"errorRate": 2}}}', "dependencies.table.errorRate"),
         ('{"dependencies": {"queue": {"latencyMs": -1}}}', "dependencies.queue.latencyMs"),
+        (
+            '{"dependencies": {"table": {"slowAfterApplyRate": -0.5}}}',
+            "dependencies.table.slowAfterApplyRate",
+        ),
         ('{"api": {"statusCode": 200}}', "api.statusCode"),
     ],
 )
@@ -98,6 +102,44 @@ def test_lost_reply_is_applied_then_fails(monkeypatch: pytest.MonkeyPatch) -> No
             client.send_message(QueueUrl=url, MessageBody="applied")
         got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)["Messages"]
         assert [m["Body"] for m in got] == ["applied"]
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(("latency_ms", "late_reply_arrives"), [(60_000, False), (100, True)])
+def test_slow_after_apply_sends_the_write_then_answers_late(
+    monkeypatch: pytest.MonkeyPatch, latency_ms: int, late_reply_arrives: bool
+) -> None:
+    """The write lands and only its reply is late: past the read timeout the caller times out
+    on a write that was applied (what an idempotent retry must absorb)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
+        sqs = boto3.client("sqs", region_name="eu-west-1")
+        url = sqs.create_queue(QueueName="slow-applied")["QueueUrl"]
+        slept: list[float] = []
+        made = injector(
+            {
+                "enabled": True,
+                "dependencies": {"queue": {"latencyMs": latency_ms, "slowAfterApplyRate": 1.0}},
+            },
+            sleep=slept.append,
+        )
+        client = aws_clients.client("sqs", "eu-west-1", CallProfile.REQUEST)
+        if late_reply_arrives:
+            assert client.send_message(QueueUrl=url, MessageBody="applied")["MessageId"]
+            assert slept == [0.1]
+        else:
+            with pytest.raises(ReadTimeoutError):
+                client.send_message(QueueUrl=url, MessageBody="applied")
+            assert slept == [2.0]  # the client's read timeout, not a minute
+        got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)["Messages"]
+        assert [m["Body"] for m in got] == ["applied"]
+        assert made.counts == {"queue:slow-applied": 1}
     finally:
         server.stop()
 

@@ -10,6 +10,7 @@ The compensation matrix these tests establish (a definite failure, i.e. no room,
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -17,15 +18,17 @@ from typing import Any
 import pytest
 from handler_test_support import REGION
 from moto import mock_aws
-from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
 from moto.dynamodb.models import DynamoDBBackend
 from resilient_serverless.saga_definition import (
     BOOKING_FAILED_ERROR,
     BOOKING_STEPS,
+    COMPENSATION_FAILED_ERROR,
     compensation_matrix,
     saga_definition,
 )
-from saga_support import EXECUTE_STATE_MACHINES, SagaWorld
+from saga_support import EXECUTE_STATE_MACHINES, FailingReleases, RetryClock, SagaWorld, Throttled
+
+from resilience_policies import thresholds
 
 STEP_NAMES = [step.name for step in BOOKING_STEPS]
 
@@ -103,16 +106,6 @@ def test_capacity_is_respected_across_bookings(world: SagaWorld) -> None:
         assert world.holds(step) == ["b-first"]
 
 
-class _Throttled(DynamodbException):
-    """What DynamoDB answers when a partition is over its throughput (a transient error)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            ERROR_TYPE_PREFIX + "ProvisionedThroughputExceededException",
-            message="The level of configured provisioned throughput for the table was exceeded.",
-        )
-
-
 class _LostResponses:
     """DynamoDB applies a booking, then the caller sees a throttling error, `times` times for
     bookings of `resource`: the ambiguous failure a retry must not turn into a double booking."""
@@ -138,7 +131,7 @@ class _LostResponses:
             with self.lock:
                 if self.left > 0:
                     self.left -= 1
-                    raise _Throttled()
+                    raise Throttled()
         return result
 
 
@@ -177,7 +170,68 @@ def test_retries_exhausted_compensate_the_uncertain_step_too(
 def test_every_task_state_retries_and_catches() -> None:
     definition = saga_definition("bookings")
     tasks = {name: s for name, s in definition["States"].items() if s["Type"] == "Task"}
-    assert len(tasks) == 2 * len(BOOKING_STEPS)
+    # A booking and a release per step, and the record of a release that gave up.
+    assert len(tasks) == 2 * len(BOOKING_STEPS) + 1
     for state in tasks.values():
         assert state["Retry"] and state["Catch"]
         assert state["Resource"] == "arn:aws:states:::dynamodb:updateItem"
+
+
+def test_a_release_that_fails_for_a_while_is_retried_until_it_goes_through(
+    world: SagaWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    RetryClock().install(monkeypatch)
+    world.stock({"car": 0})
+    # Ten refusals in a row: a throttled or failing table for minutes, not for good.
+    failing = FailingReleases("hotel#h-1", times=10)
+    failing.install(monkeypatch)
+    run = world.book("b-patient")
+    assert (run.status, run.error) == ("FAILED", BOOKING_FAILED_ERROR), run
+    assert failing.left == 0, "the fault was never injected"
+    assert run.compensated == ["flight", "hotel"]
+    for step in STEP_NAMES:
+        assert world.holds(step) == []
+    assert world.records() == []
+
+
+def test_a_release_that_never_goes_through_is_recorded_for_repair(
+    world: SagaWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = RetryClock()
+    clock.install(monkeypatch)
+    world.stock({"car": 0})
+    failing = FailingReleases("hotel#h-1", times=10_000)
+    failing.install(monkeypatch)
+    run = world.book("b-stuck")
+    assert (run.status, run.error) == ("FAILED", COMPENSATION_FAILED_ERROR), run
+    assert world.holds("hotel") == ["b-stuck"]  # what no compensation could undo ...
+    # ... is written down where an operator (and `tools.saga_repair`) finds it.
+    records = world.records()
+    assert len(records) == 1, records
+    (record,) = records
+    assert record["pk"] == {"S": "compensation-failed#b-stuck"}
+    assert record["bookingId"] == {"S": "b-stuck"}
+    assert record["failedStep"] == {"S": "car"}  # the booking failed at the car ...
+    assert record["releaseFailed"] == {"S": "hotel"}  # ... and the hotel would not let go
+    assert record["stillHeld"] == {"SS": ["hotel#h-1"]}
+    assert record["executionArn"]["S"].endswith(":b-stuck")
+    assert json.loads(record["error"]["S"])["Error"] == (
+        "DynamoDB.ProvisionedThroughputExceededException"
+    )
+    assert "failedAt" in record and "repairedAt" not in record
+    # The execution's cause says the same, and that the record was written.
+    assert run.cause is not None
+    assert run.cause["releaseFailed"] == "hotel" and run.cause["stillHeld"] == ["hotel#h-1"]
+    assert run.cause["recorded"] is True
+    assert run.entered[-4:] == [
+        "HotelNotReleased",
+        "RecordCompensationFailure",
+        "CompensationRecorded",
+        "CompensationFailed",
+    ]
+    # Every release attempt the Retry allows was made, then the saga gave up.
+    assert failing.refused == 1 + thresholds.SAGA_COMPENSATION_MAX_ATTEMPTS
+    print(
+        f"\nrelease refused {failing.refused} times; backoff asked for {len(clock.waits)} waits, "
+        f"{sum(clock.waits):.0f} s in all (full jitter)"
+    )

@@ -8,16 +8,23 @@ import base64
 import io
 import json
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
+import time
+import urllib.request
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from botocore.awsrequest import AWSResponse
 from handler_test_support import ACCOUNT_ID, REGION, FakeLambdaContext
+from local_network import atomic_moto_server
 from moto import mock_aws
 
+import aws_clients
 import stream_consumer
 from stream_events import PoisonRecordError, event_ttl_seconds, parse_stream_event
 
@@ -116,30 +123,35 @@ class StreamWorld:
         return {item["pk"]["S"]: item for item in items}
 
 
+def _create_world(monkeypatch: pytest.MonkeyPatch) -> StreamWorld:
+    """The stream, the saga table and the on-failure queue, wherever boto3 points now."""
+    kinesis = boto3.client("kinesis", region_name=REGION)
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    kinesis.create_stream(StreamName=STREAM, ShardCount=1)
+    described = kinesis.describe_stream(StreamName=STREAM)["StreamDescription"]
+    dynamodb.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    failures_url = sqs.create_queue(QueueName="events-failures")["QueueUrl"]
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    return StreamWorld(
+        kinesis,
+        dynamodb,
+        sqs,
+        described["StreamARN"],
+        described["Shards"][0]["ShardId"],
+        failures_url,
+    )
+
+
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[StreamWorld]:
     with mock_aws():
-        kinesis = boto3.client("kinesis", region_name=REGION)
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
-        kinesis.create_stream(StreamName=STREAM, ShardCount=1)
-        described = kinesis.describe_stream(StreamName=STREAM)["StreamDescription"]
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        failures_url = sqs.create_queue(QueueName="events-failures")["QueueUrl"]
-        monkeypatch.setenv("TABLE_NAME", TABLE)
-        yield StreamWorld(
-            kinesis,
-            dynamodb,
-            sqs,
-            described["StreamARN"],
-            described["Shards"][0]["ShardId"],
-            failures_url,
-        )
+        yield _create_world(monkeypatch)
 
 
 def event_data(event_id: str, event_type: str = "booking.confirmed") -> bytes:
@@ -217,6 +229,205 @@ def test_event_ttl_is_checked() -> None:
     for bad in ("60", "soon", str(400 * 86_400)):
         with pytest.raises(ValueError, match="EVENT_TTL_SECONDS"):
             event_ttl_seconds(bad)
+
+
+# --- a throttle of the table: ridden out within the invocation, or reported ---------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class ClockContext(FakeLambdaContext):
+    """A Lambda context whose time runs out `budget_s` after it was made, on `clock`."""
+
+    budget_s: float = 60.0  # the consumer's timeout (STREAM_CONSUMER_TIMEOUT_S)
+    clock: Callable[[], float] = time.monotonic
+    started: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.budget_s - (self.clock() - self.started)) * 1000)
+
+
+class _Body:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, *args: Any, **kwargs: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+THROTTLED = (
+    b'{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException",'
+    b'"message":"Rate of requests exceeds the allowed throughput."}'
+)
+
+
+@dataclass
+class Throttle:
+    """DynamoDB answers every PutItem with ThrottlingException (nothing is written) for
+    `seconds` after the first one; for ever when `seconds` is None."""
+
+    seconds: float | None
+    clock: Callable[[], float] = time.monotonic
+    started: float | None = None
+    throttled: int = 0
+
+    def install(self, client: Any, service: str) -> None:
+        if service == "dynamodb":
+            client.meta.events.register("before-send.dynamodb.PutItem", self._answer)
+
+    def _answer(self, request: Any, **kwargs: Any) -> AWSResponse | None:
+        now = self.clock()
+        self.started = now if self.started is None else self.started
+        if self.seconds is not None and now - self.started >= self.seconds:
+            return None
+        self.throttled += 1
+        headers = {"Content-Type": "application/x-amz-json-1.0"}
+        return AWSResponse(request.url, 400, headers, _Body(THROTTLED))
+
+
+@dataclass
+class MappingRun:
+    invocations: int = 0
+    #: Invocations still running at their deadline: Lambda would have timed them out.
+    late: int = 0
+    #: Sequence numbers the mapping gave up on (sent to the on-failure queue).
+    skipped: list[str] = field(default_factory=list)
+
+
+def drive_mapping(
+    world: StreamWorld,
+    records: list[dict[str, Any]],
+    make_context: Callable[[], ClockContext],
+    pause: Callable[[], None],
+    max_retry_attempts: int = 3,
+) -> MappingRun:
+    """A model of the event source mapping the StreamConsumer component configures
+    (ReportBatchItemFailures, BisectBatchOnFunctionError, MaximumRetryAttempts, an on-failure
+    queue), for one shard: a batch with failed items is retried from its first failed record
+    (records before it are done); a batch whose invocation failed as a whole is split in two
+    (a single record is retried as it is); every retry counts against the records it carries,
+    and records out of retries go to the on-failure queue as a pointer while the shard moves
+    on. `pause` is the time Lambda takes before the next invocation."""
+    run = MappingRun()
+    pending: deque[tuple[list[dict[str, Any]], int]] = deque([(records, 0)])
+    while pending:
+        batch, retries = pending.popleft()
+        context = make_context()
+        run.invocations += 1
+        try:
+            response = stream_consumer.handler(world.event(batch), context)
+            failed: set[str] | None = {i["itemIdentifier"] for i in response["batchItemFailures"]}
+        except BatchProcessingError:  # every record failed: a function error
+            failed = None
+        if context.get_remaining_time_in_millis() <= 0:
+            run.late += 1
+        if failed == set():
+            continue
+        if failed is not None:
+            first = min(i for i, r in enumerate(batch) if r["SequenceNumber"] in failed)
+            retry = [batch[first:]]
+        elif len(batch) > 1:
+            retry = [batch[: len(batch) // 2], batch[len(batch) // 2 :]]
+        else:
+            retry = [batch]
+        if retries >= max_retry_attempts:
+            given_up = [r for part in retry for r in part]
+            first_seq, last_seq = given_up[0]["SequenceNumber"], given_up[-1]["SequenceNumber"]
+            world.sqs.send_message(
+                QueueUrl=world.failures_url,
+                MessageBody=world.pointer(first_seq, last_seq, len(given_up)),
+            )
+            run.skipped.extend(r["SequenceNumber"] for r in given_up)
+            continue
+        pending.extendleft((part, retries + 1) for part in reversed(retry))
+        pause()
+    return run
+
+
+def records_pointed_to(world: StreamWorld) -> int:
+    """How many records the on-failure queue's pointers cover (what an operator must replay)."""
+    count = 0
+    while True:
+        messages = world.sqs.receive_message(
+            QueueUrl=world.failures_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", [])
+        if not messages:
+            return count
+        for message in messages:
+            count += json.loads(message["Body"])["KinesisBatchInfo"]["batchSize"]
+            world.sqs.delete_message(
+                QueueUrl=world.failures_url, ReceiptHandle=message["ReceiptHandle"]
+            )
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    with atomic_moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def served_world(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> StreamWorld:
+    """The world on a moto server: a throttled request is then answered without being applied
+    (in-process moto would apply it behind the throttle's answer)."""
+    reset = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=10).close()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    return _create_world(monkeypatch)
+
+
+EVENTS = 20
+
+
+def test_a_short_throttle_sends_no_event_to_the_on_failure_queue(
+    served_world: StreamWorld,
+) -> None:
+    world = served_world
+    throttle = Throttle(seconds=1.5)
+    aws_clients.add_client_hook(throttle.install)
+    world.put(*(event_data(f"e-{number}") for number in range(EVENTS)))
+    run = drive_mapping(
+        world, world.read_all(), make_context=ClockContext, pause=lambda: time.sleep(0.1)
+    )
+    assert throttle.throttled > 0
+    assert records_pointed_to(world) == 0, f"{len(run.skipped)} of {EVENTS} events skipped"
+    assert set(world.recorded()) == {f"event#e-{number}" for number in range(EVENTS)}
+    assert run.late == 0
+
+
+def test_a_sustained_outage_fails_the_records_in_time_and_loses_none(
+    served_world: StreamWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = served_world
+    clock = FakeClock()  # an hour of outage in no time: every wait runs on this clock
+    monkeypatch.setattr(stream_consumer, "_sleep", clock.sleep)
+    throttle = Throttle(seconds=None)
+    aws_clients.add_client_hook(throttle.install)
+    sequences = world.put(*(event_data(f"e-{number}") for number in range(EVENTS)))
+    run = drive_mapping(
+        world,
+        world.read_all(),
+        make_context=lambda: ClockContext(clock=clock),
+        pause=lambda: clock.sleep(0.1),
+    )
+    assert run.late == 0  # every invocation reported its failures instead of timing out
+    assert world.recorded() == {}
+    # Nothing silently dropped: every record is pointed to, once, for the operator to replay.
+    assert sorted(run.skipped) == sorted(sequences)
+    assert records_pointed_to(world) == EVENTS
 
 
 # --- re-hydration -------------------------------------------------------------------------

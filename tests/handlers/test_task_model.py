@@ -283,3 +283,33 @@ def test_stored_json_is_ascii_only() -> None:
     text = task_model.dumps_compact({"text": "é\u2028😀"})
     assert text.isascii()
     assert json.loads(text) == {"text": "é\u2028😀"}
+
+
+def _item(status: str, process_by: int | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {"taskId": {"S": "k"}, "status": {"S": status}}
+    if process_by is not None:
+        item["processBy"] = {"N": str(process_by)}
+    return item
+
+
+@pytest.mark.parametrize(
+    ("item", "now_s", "reads"),
+    [
+        (_item("PENDING", 1000), 999.9, "PENDING"),  # still within its window
+        (_item("PENDING", 1000), 1000, "FAILED"),  # the window ended: given up on
+        (_item("PENDING"), 10**10, "PENDING"),  # written without a window
+        (_item("SUCCEEDED", 1000), 5000, "SUCCEEDED"),
+        (_item("FAILED", 1000), 10, "FAILED"),
+        (_item("ENQUEUE_FAILED", 1000), 5000, "ENQUEUE_FAILED"),
+    ],
+)
+def test_visible_status_fails_only_a_pending_task_past_its_window(
+    item: dict[str, Any], now_s: float, reads: str
+) -> None:
+    assert task_model.visible_status(item, now_s) == reads
+
+
+def test_the_not_processed_reason_names_when_and_what_to_do() -> None:
+    reason = task_model.not_processed_in_time(1_767_225_600)
+    assert reason.startswith(task_model.NOT_PROCESSED_IN_TIME + ":")
+    assert "2026-01-01T00:00:00.000Z" in reason and "Idempotency-Key" in reason
