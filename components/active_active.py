@@ -6,12 +6,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from resilience_policies import thresholds
+
 from .function import Function, FunctionArgs
 from .global_table import GlobalTable, GlobalTableArgs
 from .iam import PolicyStatement, assume_role_policy
 from .inputs import as_args, schema_args
 from .latency_routing import LatencyRouting, LatencyRoutingArgs, RegionalEndpoint
-from .queue_worker import QueueWorker, QueueWorkerArgs
+from .queue_worker import QueueWorker, QueueWorkerArgs, processing_window_s
 from .regional_api import (
     HandledRoutes,
     RegionalApi,
@@ -30,6 +32,10 @@ from .task_app import (
     task_app_archive,
 )
 from .tokens import component_type, keep_previous_token
+
+#: The tag every taggable resource of a retiring region carries (value "true"): the pack reads a
+#: region whose APIs carry it as retiring (see thresholds.RETIRING_TAG_KEY).
+RETIRING_TAG_KEY = thresholds.RETIRING_TAG_KEY
 
 TASK_ROUTES = (
     Route("POST", "tasks"),
@@ -125,10 +131,13 @@ class ActiveActiveService(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = {"service": name}
 
+        home = settings.home_region
         self.table = GlobalTable(
             f"{name}-tasks",
             GlobalTableArgs(
                 regions=settings.regions,
+                # Named, not implied by the order of `regions`: reordering them moves nothing.
+                home_region=home,
                 hash_key="taskId",
                 ttl_attribute="expiresAt",
                 # Their replicas lose deletion protection, so the next update can remove them.
@@ -144,14 +153,23 @@ class ActiveActiveService(pulumi.ComponentResource):
         )
 
         # One validation record for every region's certificate of the domain (ACM asks for the
-        # same CNAME in each), written from the first region's, which always serves.
+        # same CNAME in each), written from the table region's, which is built first and cannot
+        # retire.
         self.certificate_validation = SharedCertificateValidation(
             f"{name}-certificate-validation", args.hosted_zone_id, opts=child
         )
         self.regions: dict[str, RegionDeployment] = {}
-        for region in settings.regions:
+        for region in (home, *(region for region in settings.regions if region != home)):
+            retiring = region in settings.retiring_regions
             self.regions[region] = self._region(
-                name, region, settings, args.hosted_zone_id, code, logging_role_arn, tags, child
+                name,
+                region,
+                settings,
+                args.hosted_zone_id,
+                code,
+                logging_role_arn,
+                {**tags, RETIRING_TAG_KEY: "true"} if retiring else tags,
+                child,
             )
 
         self.routing = LatencyRouting(
@@ -176,7 +194,8 @@ class ActiveActiveService(pulumi.ComponentResource):
                 record_type=settings.dns_record_type,
                 record_ttl_s=settings.dns_ttl_s,
             ),
-            opts=child,
+            # A region added to `regions` enters DNS only once the table has its replica.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.table]),
         )
         self.url = f"https://{settings.domain_name}"
         self.table_name = self.table.table.name
@@ -321,6 +340,11 @@ class ActiveActiveService(pulumi.ComponentResource):
                     **common_environment,
                     "QUEUE_URL": worker.queue.url,
                     "POWERTOOLS_SERVICE_NAME": "tasks-api",
+                    # A task still PENDING after this reads FAILED, even if the worker's FAILED
+                    # mark was refused.
+                    "TASK_PROCESSING_WINDOW_SECONDS": str(
+                        processing_window_s(settings.max_receive_count, worker.visibility_timeout_s)
+                    ),
                 },
                 policy_statements=[
                     PolicyStatement(
@@ -347,7 +371,13 @@ class ActiveActiveService(pulumi.ComponentResource):
 
         saga = Saga(
             f"{prefix}-saga",
-            SagaArgs(log_retention_days=settings.log_retention_days, tags=tags),
+            SagaArgs(
+                log_retention_days=settings.log_retention_days,
+                alarm_action_arn=alarm_topic.arn,
+                tags=tags,
+                # A retiring region's inventory table must be deletable by the next change.
+                deletion_protection=region not in settings.retiring_regions,
+            ),
             region=region,
             opts=child,
         )
@@ -450,9 +480,9 @@ class ActiveActiveService(pulumi.ComponentResource):
         )
 
     def _first_region_key_values(self) -> dict[str, pulumi.Input[str]]:
-        """Each API client's key value in the first region (API Gateway generated it), for its
-        key in every other region: latency routing may send a client to any region. Empty while
-        the first region is being built."""
+        """Each API client's key value in the first region built, the table region (API
+        Gateway generated it), for its key in every other region: latency routing may send a
+        client to any region. Empty while that region is being built."""
         first = next(iter(self.regions.values()), None)
         return {client: key.value for client, key in first.api.api_keys.items()} if first else {}
 

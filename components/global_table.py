@@ -13,11 +13,12 @@ from .tokens import component_type, keep_previous_token
 @schema_args
 @dataclass
 class GlobalTableArgs:
-    """Key schema and protection of a global table. `regions[0]` is where the table resource
-    lives; every other region gets a replica (all replicas are writable: active-active)."""
+    """Key schema and protection of a global table. The table resource lives in `home_region`
+    (the first of `regions` unless given); every other region gets a replica (all replicas are
+    writable: active-active)."""
 
     regions: Sequence[str]
-    """The regions: the table lives in the first, every other one holds a replica."""
+    """The regions: the table lives in the home region, every other one holds a replica."""
     hash_key: str = "pk"
     """The partition key (a string attribute)."""
     range_key: str | None = None
@@ -34,22 +35,35 @@ class GlobalTableArgs:
     does not turn it off before deleting). Every other copy keeps it on."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags of the table and its replicas."""
+    home_region: str | None = None
+    """Where the table resource lives; unset: the first of `regions`. Name it to keep the table
+    in place when `regions` is reordered: moving it replaces the table."""
+
+    @property
+    def home(self) -> str:
+        """The region of the table resource."""
+        return self.home_region or self.regions[0]
 
     def validate(self) -> None:
         if not self.regions:
             raise ValueError("GlobalTableArgs.regions: give at least one region.")
         if len(set(self.regions)) != len(self.regions):
             raise ValueError(f"GlobalTableArgs.regions: {list(self.regions)} lists a region twice.")
+        if self.home_region is not None and self.home_region not in self.regions:
+            raise ValueError(
+                f"GlobalTableArgs.home_region: {self.home_region!r} is not in regions "
+                f"{list(self.regions)}; the table lives in one of its regions."
+            )
         for region in self.retiring_regions:
             if region not in self.regions:
                 raise ValueError(
                     f"GlobalTableArgs.retiring_regions: {region!r} is not in regions "
                     f"{list(self.regions)}; a replica retires while it still exists."
                 )
-            if region == self.regions[0]:
+            if region == self.home:
                 raise ValueError(
                     f"GlobalTableArgs.retiring_regions: {region!r} holds the table itself "
-                    "(regions[0]), not a replica; only replicas can retire."
+                    "(home_region, else regions[0]), not a replica; only replicas can retire."
                 )
         for attribute, kind in self.attributes.items():
             if kind not in ("S", "N", "B"):
@@ -83,7 +97,8 @@ class GlobalTable(pulumi.ComponentResource):
         args = as_args(GlobalTableArgs, args)
         args.validate()
         self.regions = tuple(args.regions)
-        home, *replica_regions = self.regions
+        home = args.home
+        replica_regions = [region for region in self.regions if region != home]
 
         key_types = {args.hash_key: "S"}
         if args.range_key:

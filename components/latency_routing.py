@@ -40,8 +40,9 @@ class RegionalEndpoint:
     """The hosted zone of that target (`RegionalApi.regional_zone_id`; alias records only)."""
     health_check_fqdn: pulumi.Input[str]
     """The region's own endpoint, probed over HTTPS (`RegionalApi.health_check_fqdn`)."""
-    health_check_path: str
-    """The deep health path on it, e.g. '/v1/health'."""
+    health_check_path: pulumi.Input[str]
+    """The deep health path Route53 probes on it (`RegionalApi.health_check_path`, a path with a
+    secret segment that public callers cannot reach, so cannot exhaust)."""
 
 
 @schema_args
@@ -149,9 +150,14 @@ class LatencyRouting(pulumi.ComponentResource):
         self.estimated_failover_s = args.estimated_failover_s
         child = pulumi.ResourceOptions(parent=self)
         # A type change cannot be an in-place update (see the module docstring): replace the
-        # record, deleting the old one first.
+        # record, deleting the old one first. The records also wait for what this component
+        # depends on: a new region gets traffic only once what it serves from (e.g. its table
+        # replica) is in place, not while it is still being built.
         record_options = pulumi.ResourceOptions(
-            parent=self, replace_on_changes=["type"], delete_before_replace=True
+            parent=self,
+            replace_on_changes=["type"],
+            delete_before_replace=True,
+            depends_on=opts.depends_on if opts is not None else None,
         )
         self.health_checks: dict[str, aws.route53.HealthCheck] = {}
         self.records: dict[str, aws.route53.Record] = {}

@@ -24,6 +24,19 @@ CONSUMER_QUEUE_ACTIONS = (
 )
 
 
+def processing_window_s(
+    max_receive_count: int,
+    visibility_timeout_s: int,
+    first_receive_slack_s: int = thresholds.QUEUE_OLDEST_MESSAGE_ALARM_S,
+) -> int:
+    """How long after a task is queued its message has left the work queue (done, or parked in
+    the DLQ): every receive hides it for one visibility timeout, and before the first receive it
+    waits at most as long as the oldest-message alarm allows before an operator is paged. The
+    task API reads a task still PENDING after this as FAILED (TASK_PROCESSING_WINDOW_SECONDS).
+    """
+    return max_receive_count * visibility_timeout_s + first_receive_slack_s
+
+
 @schema_args
 @dataclass
 class QueueWorkerArgs:

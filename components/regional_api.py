@@ -92,7 +92,13 @@ class RegionalApiArgs:
     zone_id: pulumi.Input[str]
     """The Route53 hosted zone that validates the certificate."""
     health_path: str = "health"
-    """The deep health route's path, probed by Route53."""
+    """The deep health route's path: open to anyone (people, signing clients learning the
+    region). Route53 probes `<health_path>/<secret>` instead (see `health_check_path`)."""
+    health_probe_rate_limit: float = thresholds.HEALTH_PROBE_RATE_LIMIT_RPS
+    """Steady-state requests per second of the Route53 probe route, its own limit: a flood of
+    the public routes, the public health route included, never empties its bucket."""
+    health_probe_burst_limit: int = thresholds.HEALTH_PROBE_BURST_LIMIT
+    """Burst limit of the Route53 probe route."""
     stage_name: str = "v1"
     """The stage's name."""
     throttle_burst_limit: int = thresholds.API_THROTTLE_BURST_LIMIT_DEFAULT
@@ -166,6 +172,13 @@ class RegionalApiArgs:
                 "RegionalApiArgs.throttle_burst_limit/throttle_rate_limit: must be positive; an "
                 "unthrottled stage lets one client exhaust the account's Lambda concurrency."
             )
+        if self.health_probe_burst_limit < 1 or self.health_probe_rate_limit <= 0:
+            raise ValueError(
+                "RegionalApiArgs.health_probe_burst_limit/health_probe_rate_limit: must be "
+                f"positive (defaults {thresholds.HEALTH_PROBE_BURST_LIMIT} / "
+                f"{thresholds.HEALTH_PROBE_RATE_LIMIT_RPS:g}); a zero limit refuses Route53's "
+                "checkers and withdraws the region."
+            )
         if not self.integration_timeout_ms >= 50:
             raise ValueError("RegionalApiArgs.integration_timeout_ms: must be at least 50 ms.")
         latest_s = thresholds.max_api_function_timeout_s(
@@ -234,8 +247,10 @@ class RegionalApi(pulumi.ComponentResource):
     """The stage's name."""
     health_check_fqdn: pulumi.Output[str]
     """The API's own regional endpoint (what Route53 probes)."""
-    health_check_path: str
-    """The deep health route below the endpoint, e.g. '/v1/health'."""
+    health_check_path: pulumi.Output[str]
+    """The path Route53 probes on the endpoint, '/<stage>/<health path>/<secret>' (a secret):
+    the deep health check on a route of its own, with its own throttling, that no caller who
+    does not know the secret can reach."""
     invoke_url: pulumi.Output[str]
     """The stage's URL on the regional endpoint."""
     rest_api_id: pulumi.Output[str]
@@ -311,6 +326,12 @@ class RegionalApi(pulumi.ComponentResource):
                 opts=child,
             )
             route_resources.extend([method, integration])
+        self.health_probe_token = self._health_probe_token(name, region, args, child)
+        route_resources.extend(
+            self._health_probe_route(
+                name, region, args, resource_ids[args.health_path], self.health_probe_token, child
+            )
+        )
 
         self.permission = aws.lambda_.Permission(
             f"{name}-invoke",
@@ -351,6 +372,9 @@ class RegionalApi(pulumi.ComponentResource):
                 "integrations": _targets_fingerprint(
                     [handler.invoke_arn for handler, _ in handled]
                 ),
+                # A new probe secret is a new route: Route53 would probe a path the old
+                # snapshot does not have.
+                "healthProbe": self.health_probe_token.apply(_fingerprint),
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=route_resources),
         )
@@ -415,6 +439,25 @@ class RegionalApi(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.execution_logs]),
         )
+        # The probe route's own bucket: the stage-wide `*/*` limits above are per method too,
+        # but sized for the public routes; this one is sized for Route53's checkers.
+        self.health_probe_throttling = aws.apigateway.MethodSettings(
+            f"{name}-health-probe-throttling",
+            region=region,
+            rest_api=self.rest_api.id,
+            stage_name=self.stage.stage_name,
+            method_path=pulumi.Output.concat(
+                args.health_path, "/", self.health_probe_token, "/GET"
+            ),
+            settings=aws.apigateway.MethodSettingsSettingsArgs(
+                throttling_burst_limit=args.health_probe_burst_limit,
+                throttling_rate_limit=args.health_probe_rate_limit,
+                metrics_enabled=True,
+                logging_level="ERROR",
+            ),
+            # API Gateway updates a stage's method settings one call at a time.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.method_settings]),
+        )
 
         self._access(name, region, args, child)
 
@@ -452,7 +495,11 @@ class RegionalApi(pulumi.ComponentResource):
         self.health_check_fqdn = pulumi.Output.concat(
             self.rest_api.id, ".execute-api.", region, ".amazonaws.com"
         )
-        self.health_check_path = f"/{args.stage_name}/{args.health_path}"
+        self.health_check_path = pulumi.Output.secret(
+            pulumi.Output.concat(
+                "/", args.stage_name, "/", args.health_path, "/", self.health_probe_token
+            )
+        )
         self.invoke_url = pulumi.Output.concat(
             "https://", self.health_check_fqdn, "/", args.stage_name
         )
@@ -469,6 +516,73 @@ class RegionalApi(pulumi.ComponentResource):
                 "invokePolicyResources": self.invoke_policy_resources,
             }
         )
+
+    def _health_probe_token(
+        self, name: str, region: str, args: RegionalApiArgs, child: pulumi.ResourceOptions
+    ) -> pulumi.Output[str]:
+        """The secret path segment of the Route53 probe route: a value API Gateway generates.
+
+        Route53's HTTPS checks send no header but Host, so the secret has to be in the path. A
+        disabled API key is where API Gateway generates one (40 letters and digits): nobody
+        types it, no stack file holds it, the state keeps it as a secret, and a disabled key in
+        no usage plan admits no request. `pulumi up --replace <its URN>` rotates it.
+        """
+        token = aws.apigateway.ApiKey(
+            f"{name}-health-probe-token",
+            region=region,
+            description=(
+                f"Secret path segment of the Route53 health probe of {args.domain_name} in "
+                f"{region} (disabled: admits no request)"
+            ),
+            enabled=False,
+            tags=args.tags,
+            opts=child,
+        )
+        return pulumi.Output.secret(token.value)
+
+    def _health_probe_route(
+        self,
+        name: str,
+        region: str,
+        args: RegionalApiArgs,
+        health_resource_id: pulumi.Input[str],
+        token: pulumi.Output[str],
+        child: pulumi.ResourceOptions,
+    ) -> list[pulumi.Resource]:
+        """GET <health_path>/<token>: the deep health check, served by the main handler, open
+        (Route53 cannot sign) but reachable only by who knows the token. A literal path segment,
+        not a path parameter: every value of a parameter would reach this method and share its
+        bucket; a wrong segment matches no resource at all."""
+        probe = aws.apigateway.Resource(
+            f"{name}-health-probe-path",
+            region=region,
+            rest_api=self.rest_api.id,
+            parent_id=health_resource_id,
+            path_part=token,
+            opts=child,
+        )
+        method = aws.apigateway.Method(
+            f"{name}-health-probe-method",
+            region=region,
+            rest_api=self.rest_api.id,
+            resource_id=probe.id,
+            http_method="GET",
+            authorization="NONE",
+            opts=child,
+        )
+        integration = aws.apigateway.Integration(
+            f"{name}-health-probe-integration",
+            region=region,
+            rest_api=self.rest_api.id,
+            resource_id=probe.id,
+            http_method=method.http_method,
+            type="AWS_PROXY",
+            integration_http_method="POST",
+            uri=args.handler.invoke_arn,
+            timeout_milliseconds=args.integration_timeout_ms,
+            opts=child,
+        )
+        return [probe, method, integration]
 
     def _access(
         self, name: str, region: str, args: RegionalApiArgs, child: pulumi.ResourceOptions
@@ -582,13 +696,10 @@ class RegionalApi(pulumi.ComponentResource):
             tags=args.tags,
             opts=child,
         )
-        legacy_name = f"{name}-cert-validation"
         if args.certificate_validation is not None:
-            fqdn = args.certificate_validation.fqdn_for(
-                certificate, legacy_name=legacy_name, legacy_parent=self
-            )
+            fqdn = args.certificate_validation.fqdn_for(certificate)
         else:
-            fqdn = _validation_record(legacy_name, args.zone_id, certificate, child).fqdn
+            fqdn = _validation_record(f"{name}-cert-validation", args.zone_id, certificate, child).fqdn
         validation = aws.acm.CertificateValidation(
             f"{name}-cert-issued",
             region=region,
@@ -605,31 +716,12 @@ class SharedCertificateValidation:
 
     ACM asks for the same CNAME (name and value) for a domain in every region of one account. A
     record per region would be one DNS record with several owners: removing any region deletes
-    it for all, and the other certificates silently stop renewing. Here the record has one
-    owner (the resource named `name`, parented by `opts`), written from the first certificate
-    that asks for it; since every region's certificate gives the same name and value, removing
-    any region, the first included, leaves its inputs unchanged and it is neither replaced nor
-    deleted.
-
-    Earlier versions of RegionalApi wrote that CNAME once per region, as
-    `<api name>-cert-validation`. Deleting one of those old records would delete the shared
-    one: the provider deletes a Route53 record by reading the record set that has its name and
-    type now and sending ChangeResourceRecordSets DELETE with it, whoever wrote it, and Pulumi
-    deletes resources that left the program at the end of the update, after the new record is in
-    place. So on the first update with this version nothing of the old records may be deleted:
-    - the first region's old record becomes the shared one (an alias: same id, same inputs, no
-      change in DNS);
-    - every other region's old record stays, unchanged (same name, same inputs), but with
-      `retain_on_delete`: removing that region later, or this code once every stack has run it,
-      only forgets it and never deletes the CNAME. In a stack created by this version these are
-      co-writers of the same values (`allow_overwrite`) that never delete; the shared record is
-      the one that does, when the whole stack goes.
-      (A read of the shared record under the old name would release the old record without a
-      delete when the ids match, but a read carries no aliases - ReadResourceRequest reserves
-      the field - so once the components' type tokens changed, its URN no longer matches the old
-      one and the engine would delete the old record, and the CNAME with it.)
-    Do not remove a region in the same update that first runs this version: its old record
-    would still be deleted without `retain_on_delete` ever having been saved for it.
+    it for all (the provider deletes a record by reading the record set of that name and type
+    and deleting it, whoever wrote it), and the other certificates silently stop renewing. Here
+    the record has one owner (the resource named `name`, parented by `opts`), written from the
+    first certificate that asks for it, and every other certificate only waits for it. Since
+    every region's certificate gives the same name and value, removing any region leaves its
+    inputs unchanged: it is neither replaced nor deleted.
     """
 
     def __init__(
@@ -640,35 +732,11 @@ class SharedCertificateValidation:
         self.opts = opts or pulumi.ResourceOptions()
         self.record: aws.route53.Record | None = None
 
-    def fqdn_for(
-        self,
-        certificate: aws.acm.Certificate,
-        *,
-        legacy_name: str,
-        legacy_parent: pulumi.Resource,
-    ) -> pulumi.Output[str]:
+    def fqdn_for(self, certificate: aws.acm.Certificate) -> pulumi.Output[str]:
         """The record's name, for `certificate`'s validation; the first call writes the record
-        from `certificate`'s validation options. `legacy_name` under `legacy_parent` is where an
-        earlier version kept this region's own copy of the record (see the class)."""
+        from `certificate`'s validation options."""
         if self.record is None:
-            self.record = _validation_record(
-                self.name,
-                self.zone_id,
-                certificate,
-                pulumi.ResourceOptions.merge(
-                    self.opts,
-                    pulumi.ResourceOptions(
-                        aliases=[pulumi.Alias(name=legacy_name, parent=legacy_parent)]
-                    ),
-                ),
-            )
-        else:
-            _validation_record(
-                legacy_name,
-                self.zone_id,
-                certificate,
-                pulumi.ResourceOptions(parent=legacy_parent, retain_on_delete=True),
-            )
+            self.record = _validation_record(self.name, self.zone_id, certificate, self.opts)
         return self.record.fqdn
 
 
@@ -687,8 +755,8 @@ def _validation_record(
         type=option.resource_record_type,
         records=[option.resource_record_value],
         ttl=300,
-        # Adopts the record whatever wrote it before (another stack of this domain in the
-        # account, an earlier version of this one) instead of failing on it.
+        # Adopts the record when another stack of this domain in the account wrote it first
+        # (ACM asks every stack of the account for the same one) instead of failing on it.
         allow_overwrite=True,
         opts=opts,
     )
@@ -756,6 +824,10 @@ def _slug_text(text: str) -> str:
 
 def _slug(route: Route) -> str:
     return f"{route.method.lower()}-{_slug_text(route.path)}"
+
+
+def _fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _targets_fingerprint(invoke_arns: Sequence[pulumi.Input[str]]) -> pulumi.Output[str]:

@@ -22,10 +22,27 @@ import pulumi_aws as aws
 
 from resilience_policies import thresholds
 
+from .alarms import maximum_above
 from .iam import PolicyStatement, assume_role_policy, policy_document
 from .inputs import as_args, placed_in, schema_args
-from .saga_definition import BOOKING_STEPS, RESOURCE_KEY, RetryPolicy, SagaStep, saga_definition
+from .saga_definition import (
+    BOOKING_STEPS,
+    COMPENSATION_FAILED_ERROR,
+    RESOURCE_KEY,
+    RetryPolicy,
+    SagaStep,
+    saga_definition,
+)
 from .tokens import component_type, keep_previous_token
+
+#: Where the count of compensations that gave up goes (one metric per stack and saga).
+SAGA_METRICS_NAMESPACE = "ResilientServerless/Sagas"
+#: The execution log event of an execution that ended in the CompensationFailed Fail state.
+#: Step Functions logs ExecutionFailed at every level but OFF (which SagaArgs refuses); its
+#: `details.error` is there because the logging configuration includes execution data.
+COMPENSATION_FAILED_PATTERN = (
+    f'{{ ($.type = "ExecutionFailed") && ($.details.error = "{COMPENSATION_FAILED_ERROR}") }}'
+)
 
 # The steps and the retry policy are args too; saga_definition itself stays free of Pulumi.
 schema_args(SagaStep)
@@ -68,10 +85,16 @@ class SagaArgs:
     """ALL (every state's input and output: the saga's audit trail), ERROR or FATAL."""
     log_retention_days: int = thresholds.LOG_RETENTION_DAYS_DEFAULT
     """Retention of the execution logs, a CloudWatch Logs retention value."""
+    alarm_action_arn: pulumi.Input[str] | None = None
+    """SNS topic (or any alarm action) for the alarm on a compensation that gave up."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags of every resource of the saga."""
     region: str | None = None
     """The AWS region of the state machine and its inventory table."""
+    deletion_protection: bool = True
+    """Deletion protection of the inventory table. Off only for a region about to be removed:
+    the provider deletes a table without turning it off first, so a protected table stops the
+    update that removes its region."""
 
     def validate(self) -> None:
         if not self.steps:
@@ -125,7 +148,7 @@ class Saga(pulumi.ComponentResource):
             attributes=[aws.dynamodb.TableAttributeArgs(name=RESOURCE_KEY, type="S")],
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
-            deletion_protection_enabled=True,
+            deletion_protection_enabled=args.deletion_protection,
             # Recorded stream events expire; inventory items carry no expiresAt and stay.
             ttl=aws.dynamodb.TableTtlArgs(attribute_name="expiresAt", enabled=True),
             tags={**tags, SINGLE_REGION_TAG: "true"},
@@ -185,6 +208,41 @@ class Saga(pulumi.ComponentResource):
             tags=tags,
             # The role must be able to write the table and the logs before the first execution.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
+        )
+        # A compensation that gave up leaves a hold only an operator can release: count each such
+        # execution from its log and alarm on the first. Nothing else reports it: AWS/States'
+        # ExecutionsFailed also counts every booking that failed because something was sold out.
+        # Named by stack and saga: two stacks in one account and region must not alarm for
+        # each other (a metric filter takes no fixed dimensions).
+        metric_name = f"CompensationsFailed-{pulumi.get_project()}-{pulumi.get_stack()}-{name}"
+        aws.cloudwatch.LogMetricFilter(
+            f"{name}-compensation-failures",
+            region=region,
+            log_group_name=self.log_group.name,
+            pattern=COMPENSATION_FAILED_PATTERN,
+            metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
+                namespace=SAGA_METRICS_NAMESPACE,
+                name=metric_name,
+                value="1",
+            ),
+            opts=child,
+        )
+        self.compensation_failed_alarm = maximum_above(
+            f"{name}-compensation-failed",
+            region=region,
+            namespace=SAGA_METRICS_NAMESPACE,
+            metric=metric_name,
+            dimensions={},
+            threshold=0,
+            evaluation_periods=1,
+            description=(
+                f"Saga {name} ({region}): a compensation gave up after about an hour of retries, "
+                "so a failed booking still holds inventory (its record is in the saga's table). "
+                "List the holds: python -m tools.saga_repair --state-machine-arn <the stack "
+                f"output bookingStateMachineArns[{region}]>; release them with --apply."
+            ),
+            alarm_action_arn=args.alarm_action_arn,
+            opts=child,
         )
         self.execution_arns = self.state_machine.arn.apply(
             lambda arn: arn.replace(":stateMachine:", ":execution:", 1) + ":*"

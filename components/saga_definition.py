@@ -26,6 +26,14 @@ A failed step is told apart by how it failed:
 `holds` never grows beyond `capacity` members, so an item stays far below DynamoDB's 400 KB for
 any realistic capacity (36-byte ids: about 10 000 holds).
 
+A compensation retries any error but "no such resource" for about an hour (see
+`thresholds.SAGA_COMPENSATION_*`): the table may be throttled or failing, or the role being
+fixed, and the hold must not outlive the booking. If it still fails, the execution writes a
+record of what the booking may still hold to the same table (key
+"compensation-failed#<bookingId>", also with UpdateItem, the one action the role has) and ends
+in the `CompensationFailed` Fail state, which the Saga component alarms on;
+`python -m tools.saga_repair` lists those records and releases the holds.
+
 This module imports nothing but the standard library and the shared thresholds: the tests run
 the very same definition in moto's Step Functions interpreter.
 """
@@ -55,6 +63,12 @@ DEFINITE_FAILURE: Final[str] = "DynamoDB.ConditionalCheckFailedException"
 SUCCEEDED_STATE: Final[str] = "Booked"
 FAILED_STATE: Final[str] = "BookingFailed"
 COMPENSATION_FAILED_STATE: Final[str] = "CompensationFailed"
+#: The states between a compensation that gave up and COMPENSATION_FAILED_STATE.
+RECORD_COMPENSATION_FAILURE_STATE: Final[str] = "RecordCompensationFailure"
+COMPENSATION_RECORDED_STATE: Final[str] = "CompensationRecorded"
+#: Key prefix of the records of failed compensations in the saga's table (what tools.saga_repair
+#: lists); resource keys are "<step name>#<id>", and no step is named "compensation-failed".
+FAILED_COMPENSATION_KEY_PREFIX: Final[str] = "compensation-failed#"
 #: The Fail states' error names (what DescribeExecution reports as `error`).
 BOOKING_FAILED_ERROR: Final[str] = "BookingFailed"
 COMPENSATION_FAILED_ERROR: Final[str] = "CompensationFailed"
@@ -89,6 +103,14 @@ class SagaStep:
     def uncertain_state(self) -> str:
         return f"{self.title}Uncertain"
 
+    @property
+    def not_released_state(self) -> str:
+        return f"{self.title}NotReleased"
+
+    def resource_key(self) -> str:
+        """The intrinsic function that gives this step's inventory key from the input."""
+        return f"States.Format('{self.name}#{{}}', $.{self.input_field})"
+
 
 #: The trip, in booking order.
 BOOKING_STEPS: Final[tuple[SagaStep, ...]] = (
@@ -100,7 +122,8 @@ BOOKING_STEPS: Final[tuple[SagaStep, ...]] = (
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How each step retries transient DynamoDB errors (full jitter)."""
+    """How each booking step retries transient DynamoDB errors (full jitter); compensations
+    retry longer (`compensation_retry`)."""
 
     interval_s: int = thresholds.SAGA_RETRY_INTERVAL_S
     """Seconds before the first retry."""
@@ -111,11 +134,11 @@ class RetryPolicy:
     max_delay_s: int = thresholds.SAGA_RETRY_MAX_DELAY_S
     """Longest wait between retries, in seconds."""
 
-    def retrier(self, max_attempts: int | None = None) -> dict[str, Any]:
+    def retrier(self) -> dict[str, Any]:
         return {
             "ErrorEquals": list(TRANSIENT_ERRORS),
             "IntervalSeconds": self.interval_s,
-            "MaxAttempts": self.max_attempts if max_attempts is None else max_attempts,
+            "MaxAttempts": self.max_attempts,
             "BackoffRate": self.backoff_rate,
             "MaxDelaySeconds": self.max_delay_s,
             "JitterStrategy": "FULL",
@@ -131,7 +154,25 @@ def compensations(
 
 
 def _key(step: SagaStep) -> dict[str, Any]:
-    return {RESOURCE_KEY: {"S.$": f"States.Format('{step.name}#{{}}', $.{step.input_field})"}}
+    return {RESOURCE_KEY: {"S.$": step.resource_key()}}
+
+
+def compensation_retry() -> list[dict[str, Any]]:
+    """A compensation's Retry. "No such resource" is an answer (nothing was ever held there):
+    never retried. Anything else is retried for about an hour, whatever it is: an error that
+    looks permanent (access denied, no such table) may be a role or table being fixed, and
+    giving up leaves a hold that only an operator can release."""
+    return [
+        {"ErrorEquals": [DEFINITE_FAILURE], "MaxAttempts": 0},
+        {
+            "ErrorEquals": ["States.ALL"],
+            "IntervalSeconds": thresholds.SAGA_COMPENSATION_INTERVAL_S,
+            "MaxAttempts": thresholds.SAGA_COMPENSATION_MAX_ATTEMPTS,
+            "BackoffRate": thresholds.SAGA_RETRY_BACKOFF_RATE,
+            "MaxDelaySeconds": thresholds.SAGA_COMPENSATION_MAX_DELAY_S,
+            "JitterStrategy": "FULL",
+        },
+    ]
 
 
 def _book(step: SagaStep, table_name: Any, retry: RetryPolicy, next_state: str) -> dict[str, Any]:
@@ -176,7 +217,7 @@ def _book(step: SagaStep, table_name: Any, retry: RetryPolicy, next_state: str) 
     }
 
 
-def _cancel(step: SagaStep, table_name: Any, retry: RetryPolicy, next_state: str) -> dict[str, Any]:
+def _cancel(step: SagaStep, table_name: Any, next_state: str) -> dict[str, Any]:
     return {
         "Type": "Task",
         "Comment": f"Release this booking's {step.name} (idempotent: a set delete).",
@@ -191,17 +232,86 @@ def _cancel(step: SagaStep, table_name: Any, retry: RetryPolicy, next_state: str
             "ExpressionAttributeValues": {":booking": {"SS.$": "States.Array($.bookingId)"}},
         },
         "ResultPath": None,
-        "Retry": [retry.retrier(thresholds.SAGA_COMPENSATION_MAX_ATTEMPTS)],
+        "Retry": compensation_retry(),
         "Catch": [
             # No such resource: nothing was ever held on it, so there is nothing to undo.
             {"ErrorEquals": [DEFINITE_FAILURE], "ResultPath": None, "Next": next_state},
             {
                 "ErrorEquals": ["States.ALL"],
                 "ResultPath": "$.compensationFailure",
-                "Next": COMPENSATION_FAILED_STATE,
+                "Next": step.not_released_state,
             },
         ],
         "Next": next_state,
+    }
+
+
+def _not_released(step: SagaStep, still_held: Sequence[SagaStep]) -> dict[str, Any]:
+    """What a compensation that gave up leaves: the booking's failure (from `$.saga`), this
+    release's error, and the keys of the resources that may still hold the booking (this one
+    and those the chain would have released after it)."""
+    return {
+        "Type": "Pass",
+        "Comment": f"The {step.name} could not be released: note what may still be held.",
+        "Parameters": {
+            "failedStep.$": "$.saga.failedStep",
+            "outcome.$": "$.saga.outcome",
+            "compensated.$": "$.saga.compensated",
+            "releaseFailed": step.name,
+            "stillHeld.$": "States.Array("
+            + ", ".join(held.resource_key() for held in still_held)
+            + ")",
+            "failure.$": "$.compensationFailure",
+            "recorded": False,
+        },
+        "ResultPath": "$.compensation",
+        "Next": RECORD_COMPENSATION_FAILURE_STATE,
+    }
+
+
+def _record_compensation_failure(table_name: Any) -> dict[str, Any]:
+    """Write `$.compensation` to the table, where the repair tool finds it: the history of a
+    failed execution is not a list anyone can query, and the alarm says only that one failed.
+    Keyed by booking id, so writing it again (a redrive) changes nothing but the time."""
+    return {
+        "Type": "Task",
+        "Comment": "Record what this booking may still hold, for python -m tools.saga_repair.",
+        "Resource": "arn:aws:states:::dynamodb:updateItem",
+        "Parameters": {
+            "TableName": table_name,
+            "Key": {
+                RESOURCE_KEY: {
+                    "S.$": f"States.Format('{FAILED_COMPENSATION_KEY_PREFIX}{{}}', $.bookingId)"
+                }
+            },
+            "UpdateExpression": (
+                "SET bookingId = :bookingId, executionArn = :executionArn, "
+                "failedStep = :failedStep, releaseFailed = :releaseFailed, "
+                "stillHeld = :stillHeld, #error = :error, failedAt = :failedAt "
+                "REMOVE repairedAt"
+            ),
+            "ExpressionAttributeNames": {"#error": "error"},
+            "ExpressionAttributeValues": {
+                ":bookingId": {"S.$": "$.bookingId"},
+                ":executionArn": {"S.$": "$$.Execution.Id"},
+                ":failedStep": {"S.$": "$.compensation.failedStep"},
+                ":releaseFailed": {"S.$": "$.compensation.releaseFailed"},
+                ":stillHeld": {"SS.$": "$.compensation.stillHeld"},
+                ":error": {"S.$": "States.JsonToString($.compensation.failure)"},
+                ":failedAt": {"S.$": "$$.State.EnteredTime"},
+            },
+        },
+        "ResultPath": None,
+        # The table is likely what failed the compensation: give the record as long.
+        "Retry": compensation_retry()[1:],
+        "Catch": [
+            {
+                "ErrorEquals": ["States.ALL"],
+                "ResultPath": "$.compensation.recordFailure",
+                "Next": COMPENSATION_FAILED_STATE,
+            }
+        ],
+        "Next": COMPENSATION_RECORDED_STATE,
     }
 
 
@@ -236,7 +346,9 @@ def saga_definition(
 
     Input: `{"bookingId": ..., "<step.input_field>": ..., ...}`; the booking id is also the
     execution's name. Output on success: the input. On failure the Fail state's cause is the
-    JSON of `{"failedStep", "outcome", "compensated", "error", "cause"}`.
+    JSON of `{"failedStep", "outcome", "compensated", "error", "cause"}`; when a compensation
+    gave up (error CompensationFailed), of `{"failedStep", "outcome", "compensated",
+    "releaseFailed", "stillHeld", "failure", "recorded"}`.
     """
     if not steps:
         raise ValueError("saga_definition: give at least one step.")
@@ -245,10 +357,19 @@ def saga_definition(
     retry = retry or RetryPolicy()
     states: dict[str, Any] = {}
 
-    # Compensations chain backwards: undoing step i continues with undoing step i - 1.
+    # Compensations chain backwards: undoing step i continues with undoing step i - 1, so
+    # when it gives up, steps i, i - 1, ..., 0 may still be held.
     for index, step in enumerate(steps):
         after = steps[index - 1].cancel_state if index > 0 else FAILED_STATE
-        states[step.cancel_state] = _cancel(step, table_name, retry, after)
+        states[step.cancel_state] = _cancel(step, table_name, after)
+        states[step.not_released_state] = _not_released(step, steps[index::-1])
+    states[RECORD_COMPENSATION_FAILURE_STATE] = _record_compensation_failure(table_name)
+    states[COMPENSATION_RECORDED_STATE] = {
+        "Type": "Pass",
+        "Result": True,
+        "ResultPath": "$.compensation.recorded",
+        "Next": COMPENSATION_FAILED_STATE,
+    }
 
     for index, step in enumerate(steps):
         following = steps[index + 1].book_state if index + 1 < len(steps) else SUCCEEDED_STATE
@@ -270,9 +391,12 @@ def saga_definition(
     }
     states[COMPENSATION_FAILED_STATE] = {
         "Type": "Fail",
-        "Comment": "A compensation kept failing: some holds may remain; the history says which.",
+        "Comment": (
+            "A compensation kept failing: the cause lists what may still be held, and whether "
+            "it was recorded for python -m tools.saga_repair (the Saga component alarms on it)."
+        ),
         "Error": COMPENSATION_FAILED_ERROR,
-        "CausePath": "States.JsonToString($.compensationFailure)",
+        "CausePath": "States.JsonToString($.compensation)",
     }
     return {
         "Comment": "Book "

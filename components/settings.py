@@ -90,8 +90,9 @@ class ServiceSettings:
     the camelCase names below; Pulumi.yaml's `config:` section declares them)."""
 
     regions: Sequence[str]
-    """The `regions` setting: AWS regions that serve traffic (at least 2). The first holds the
-    DynamoDB table resource; every other one a replica. Adding a region is one more list entry."""
+    """The `regions` setting: AWS regions that serve traffic (at least 2). The table region (the
+    first, unless tableRegion names another) holds the DynamoDB table resource; every other one a
+    replica. Adding a region is one more list entry."""
     domain_name: str
     """The `domainName` setting: The name clients call, e.g. api.example.com; latency-routed to the
     nearest healthy region."""
@@ -193,14 +194,23 @@ class ServiceSettings:
     dns_ttl_s: int = thresholds.DNS_CNAME_TTL_DEFAULT_S
     """The `dnsTtlSeconds` setting: TTL of the CNAME records when dnsRecordType is cname."""
     retiring_regions: Sequence[str] = ()
-    """The `retiringRegions` setting: regions on their way out - still listed in `regions`, their
-    table replica's deletion protection is off and they no longer receive traffic, so the next
-    change can remove them."""
+    """The `retiringRegions` setting: regions on their way out - still listed in `regions`, they
+    no longer receive traffic, the deletion protection of their tables is off and their resources
+    carry the resilience:retiring tag, so the next change can remove them."""
+    table_region: str | None = None
+    """The `tableRegion` setting: the region that holds the global table resource (every other
+    region a replica); empty for the first of regions. Naming it lets regions be reordered without
+    moving (replacing) the table."""
 
     @property
     def serving_regions(self) -> tuple[str, ...]:
         """The regions that receive traffic: every region but the retiring ones."""
         return tuple(region for region in self.regions if region not in self.retiring_regions)
+
+    @property
+    def home_region(self) -> str:
+        """The region of the table resource: `table_region`, else the first of `regions`."""
+        return self.table_region or self.regions[0]
 
 
 @dataclass(frozen=True)
@@ -248,6 +258,7 @@ _KEYS: Final[tuple[_Key, ...]] = (
     _Key("dnsRecordType", "dns_record_type", "string"),
     _Key("dnsTtlSeconds", "dns_ttl_s", "integer"),
     _Key("retiringRegions", "retiring_regions", "array"),
+    _Key("tableRegion", "table_region", "string"),
 )
 #: Keys whose values are structured (lists, objects) rather than strings.
 _STRUCTURED_KINDS: Final[frozenset[str]] = frozenset({"array", "objects"})
@@ -595,13 +606,20 @@ def _semantic_problems(settings: ServiceSettings) -> list[str]:
         f"{', '.join(not_listed)} is not in regions; a region retires while still listed there, "
         "and leaves both lists in the next change.",
     )
-    if regions and regions[0] in settings.retiring_regions:
+    if settings.table_region is not None:
+        check(
+            settings.table_region in regions,
+            "tableRegion",
+            f"{settings.table_region} is not in regions; name one of {', '.join(regions)}, e.g. "
+            f"`pulumi config set tableRegion {regions[0] if regions else 'us-east-1'}`.",
+        )
+    if regions and settings.home_region in settings.retiring_regions:
         check(
             False,
             "retiringRegions",
-            f"{regions[0]} holds the table itself (the first entry of regions), not a replica; "
-            "move another region to the front of regions first (that replaces the table: "
-            "export it, or keep this region).",
+            f"{settings.home_region} holds the table itself (tableRegion, else the first entry "
+            "of regions), not a replica, and cannot retire. Moving the table to another region "
+            "replaces it (a new, empty table): export the data first, or keep this region.",
         )
     check(
         len(set(settings.serving_regions)) >= thresholds.MIN_ACTIVE_REGIONS,

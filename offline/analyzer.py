@@ -112,6 +112,8 @@ class ResourceSnapshot:
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     provider: str = ""
     custom: bool = True
+    #: The `protect` option: the engine refuses to delete the resource while it is set.
+    protect: bool = False
 
 
 @dataclass
@@ -451,7 +453,9 @@ class PolicyPackProcess:
             urn=resource.urn,
             name=resource.name,
             properties=_struct(resource.properties, resource.urn),
-            options=analyzer_pb2.AnalyzerResourceOptions(parent=resource.parent),
+            options=analyzer_pb2.AnalyzerResourceOptions(
+                parent=resource.parent, protect=resource.protect
+            ),
         )
         provider_message = self._provider_message(provider)
         if provider_message is not None:
@@ -487,7 +491,9 @@ class PolicyPackProcess:
                 parent=resource.parent,
                 dependencies=resource.dependencies,
                 properties=_struct(resource.properties, resource.urn),
-                options=analyzer_pb2.AnalyzerResourceOptions(parent=resource.parent),
+                options=analyzer_pb2.AnalyzerResourceOptions(
+                    parent=resource.parent, protect=resource.protect
+                ),
             )
             for key, urns in resource.property_dependencies.items():
                 message.propertyDependencies[key].urns.extend(urns)

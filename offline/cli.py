@@ -91,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", dest="json_path", type=Path, metavar="FILE", help="also write the report as JSON"
     )
     preview.add_argument(
+        "--against",
+        dest="against_path",
+        type=Path,
+        metavar="PREVIOUS.json",
+        help="the JSON report (--json) of an earlier run of the same stack: list what this run "
+        "would create and delete, by URN, marking deletes of protected resources (which fail "
+        "`pulumi up` halfway) and of resources that hold data",
+    )
+    preview.add_argument(
         "--events",
         dest="events_path",
         type=Path,
@@ -155,6 +164,12 @@ def run_preview(args: argparse.Namespace, progress: Progress) -> PreviewResult:
 
         # Read before the program runs, so a malformed file fails fast with exit code 2.
         stack_outputs = load_stack_outputs(args.stack_outputs_path.resolve())
+    previous = None
+    if args.against_path is not None:
+        from .changes import load_previous
+
+        # Read before the program runs, so a file that is not a report fails fast (exit 2).
+        previous = load_previous(args.against_path.resolve())
     diagram_path = args.diagram_path.resolve() if args.diagram_path else None
     events_path = args.events_path.resolve() if args.events_path else None
     summary_md_path = args.summary_md_path.resolve() if args.summary_md_path else None
@@ -163,6 +178,10 @@ def run_preview(args: argparse.Namespace, progress: Progress) -> PreviewResult:
 
     progress.update("reading the project and stack config")
     stack = load_stack(args.cwd, args.stack)
+    if previous is not None:
+        from .changes import check_same_stack
+
+        check_same_stack(previous, stack.project_name, stack.stack)
 
     launcher = PackLauncher(pack_dirs)
     try:
@@ -204,6 +223,11 @@ def run_preview(args: argparse.Namespace, progress: Progress) -> PreviewResult:
     result = PreviewResult(
         stack=stack, mode=args.mode, run=run, packs=packs, regions=summarize(run.registrations)
     )
+    if previous is not None:
+        from .changes import compare
+        from .json_report import report_resources
+
+        result.changes = compare(previous, report_resources(result))
     timings["total_s"] = time.perf_counter() - started
     result.timings = timings
 

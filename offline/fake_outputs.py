@@ -47,6 +47,7 @@ _API_GATEWAY_REGIONAL_ZONE_IDS: Final[dict[str, str]] = {
 }
 
 _ALPHANUMERIC: Final[str] = "abcdefghijklmnopqrstuvwxyz0123456789"
+_KEY_ALPHABET: Final[str] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def stable_hex(seed: str, length: int) -> str:
@@ -360,6 +361,9 @@ def plausible_outputs(facts: ResourceFacts) -> tuple[str, dict[str, Any]]:
                 f"arn:{PARTITION}:execute-api:{facts.region}:{ACCOUNT_ID}:{_rest_api_id(facts)}/"
             ),
         )
+    elif facts.type == "aws:apigateway/apiKey:ApiKey":
+        # A key created without a value gets one from API Gateway: 40 letters and digits.
+        offer("value", lambda: stable_token(f"api-key:{facts.urn}", 40, _KEY_ALPHABET))
     elif facts.type == "aws:apigateway/resource:Resource":
         offer("path", lambda: "/" + (facts.known_input("pathPart") or ""))
     elif facts.type == "aws:apigateway/domainName:DomainName":

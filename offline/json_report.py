@@ -1,6 +1,7 @@
 """The machine-readable report (`--json FILE`).
 
-Shape: `{"resources": [{urn, type, name, parent, region, inputs}], "policies": [{pack, name,
+Shape: `{"resources": [{urn, type, name, parent, region, custom, protect, retainOnDelete,
+inputs}], "policies": [{pack, name,
 level}], "violations": [{pack, policy, level, urn, message, severity, policyPack}], "summary":
 {...}, "providerCalls": [{token, arguments, answer, region}], "stackReferences": [{stack, known,
 reason, unknownOutputs}], "policyPacks": [{name, version, directory}], "exemptions": [{pack,
@@ -16,6 +17,10 @@ when neither names one) and `policyPack` the pack's name and the version the eng
 (PulumiPolicy.yaml's `version`, else the pack's own answer). `providerFunctions` lists each
 provider function the program called that was answered offline, once, with how it was answered
 and how many calls it got.
+
+With `--against PREVIOUS.json`, `changes` holds what this run would do to the stack of that
+earlier report (see changes.py): `created` (urn, type, region), `deleted` (urn, type, region,
+how, protected, protectedBy, stateful, loses, retained) and their `counts`.
 """
 
 from __future__ import annotations
@@ -71,7 +76,8 @@ def provider_functions(result: PreviewResult) -> list[dict[str, Any]]:
     ]
 
 
-def build_report(result: PreviewResult) -> dict[str, Any]:
+def report_resources(result: PreviewResult) -> list[dict[str, Any]]:
+    """The resources as the report lists them: the stack, then every registration by URN."""
     stack = result.stack_registration()
     resources: list[dict[str, Any]] = [
         {
@@ -93,9 +99,16 @@ def build_report(result: PreviewResult) -> dict[str, Any]:
                 "parent": resource.parent,
                 "region": resource.region,
                 "custom": resource.custom,
+                "protect": resource.protect,
+                "retainOnDelete": resource.retain_on_delete,
                 "inputs": json_value(resource.inputs),
             }
         )
+    return resources
+
+
+def build_report(result: PreviewResult) -> dict[str, Any]:
+    resources = report_resources(result)
     policies = [
         {"pack": policy.pack, "name": policy.name, "level": policy.level}
         for pack in result.packs
@@ -166,6 +179,8 @@ def build_report(result: PreviewResult) -> dict[str, Any]:
         ],
         "exemptions": exemptions,
         "providerFunctions": provider_functions(result),
+        # Only with --against: what this run would create and delete in that report's stack.
+        **({"changes": result.changes.to_json()} if result.changes is not None else {}),
     }
 
 

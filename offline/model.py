@@ -7,6 +7,7 @@ from typing import Any, Final
 
 from resilience_policies.exemptions import is_exempt_message
 
+from .changes import Changes
 from .project import StackConfig
 from .recording import STACK_TYPE, Registration
 from .resilience import RegionSummary
@@ -98,6 +99,8 @@ class PreviewResult:
     packs: list[PackRun]
     regions: dict[str, RegionSummary]
     timings: dict[str, float] = field(default_factory=dict)
+    #: With --against: what this run would create and delete in the earlier report's stack.
+    changes: Changes | None = None
 
     @property
     def violations(self) -> list[Violation]:

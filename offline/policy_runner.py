@@ -113,6 +113,7 @@ def snapshot_of(
         ),
         provider=provider,
         custom=registration.custom,
+        protect=registration.protect,
     )
 
 

@@ -74,6 +74,8 @@ class Registration:
     read: bool = False
     #: `retain_on_delete`: the engine forgets the resource on delete, leaving it in the cloud.
     retain_on_delete: bool = False
+    #: `protect`: the engine refuses to delete the resource (an update that would fails).
+    protect: bool = False
     #: The state the engine reports (planned at preview, known after an update): what
     #: `AnalyzeStack` gets. Empty for components and for the `inputs` mode.
     outputs: dict[str, Any] = field(default_factory=dict)
@@ -305,6 +307,7 @@ class RecordingMonitor(MockMonitor):
             provider=request.provider,
             region=self._region_for(request.type, inputs, request.provider),
             retain_on_delete=bool(request.retainOnDelete),
+            protect=bool(request.protect),
             aliases=[json_format.MessageToDict(alias) for alias in request.aliases],
         )
         resource_id, outputs = self.mocks.outputs_for(registration)

@@ -373,6 +373,38 @@ def render_counts(result: PreviewResult) -> list[str]:
     ]
 
 
+def render_changes(result: PreviewResult) -> list[str]:
+    """With --against: what this run creates and deletes in the earlier report's stack."""
+    changes = result.changes
+    if changes is None:
+        return []
+    protected, stateful = changes.protected_deletes, changes.stateful_deletes
+    lines = [
+        f"Changes against {changes.against} (by URN): {len(changes.created)} to create, "
+        f"{len(changes.deleted)} to delete ({len(protected)} protected, {len(stateful)} "
+        "holding data)"
+    ]
+    for created in changes.created:
+        where = f"  {created['region']}" if created.get("region") else ""
+        lines.append(f"{_INDENT}+ {created['urn']}{where}")
+    for delete in changes.deleted:
+        marks = []
+        if delete.retained:
+            marks.append("retained: forgotten, not deleted")
+        elif delete.protected_by:
+            marks.append(f"PROTECTED ({delete.protected_by}): the delete fails, `pulumi up` stops")
+        if delete.loses and not delete.retained:
+            marks.append(f"loses {delete.loses}")
+        where = f"  {delete.region}" if delete.region else ""
+        what = "" if delete.how == "removed" else f"  {delete.how}"
+        lines.append(f"{_INDENT}- {delete.urn}{where}{what}")
+        if marks:
+            lines.append(f"{_INDENT * 2}{'; '.join(marks)}")
+    if not changes.created and not changes.deleted:
+        lines.append(f"{_INDENT}nothing created or deleted (updates in place are not compared)")
+    return lines
+
+
 def render_result_line(result: PreviewResult) -> str:
     violations = result.violations
     mandatory = len(result.mandatory)
@@ -408,6 +440,7 @@ def render_report(result: PreviewResult) -> str:
         render_outputs(result.run.exports),
         render_counts(result),
         render_resilience(result.regions),
+        render_changes(result),
         [render_result_line(result)],
     ]
     return "\n\n".join("\n".join(section) for section in sections if section) + "\n"

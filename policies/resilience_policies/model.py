@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Final
 
+from . import thresholds
 from .props import ABSENT, UNKNOWN, Marker, at, json_document, plain, program_view, text
 
 # --- type tokens -----------------------------------------------------------------------------
@@ -215,6 +216,19 @@ class Resource:
             return UNKNOWN_REGION
         provider_region = provider_region_of(getattr(self._origin, "provider", None))
         return provider_region if provider_region is not None else DEFAULT_REGION
+
+    @property
+    def protect(self) -> bool:
+        """The `protect` option, as the engine sent it: the engine refuses to delete the
+        resource while it is set."""
+        options = getattr(self._origin, "opts", None)
+        return bool(getattr(options, "protect", False))
+
+    @property
+    def retiring(self) -> bool:
+        """Carries the retiring tag (thresholds.RETIRING_TAG_KEY = "true")."""
+        value = text(self.props, "tags", thresholds.RETIRING_TAG_KEY)
+        return isinstance(value, str) and value.strip().lower() == "true"
 
     def __repr__(self) -> str:
         return f"Resource({self.type}, {self.name})"
@@ -469,9 +483,22 @@ class StackModel:
     def serving_regions(self) -> list[str]:
         """Regions with an API Gateway REST or HTTP API (or a stage of one): where the stack
         serves traffic. Both kinds count alike, so a stack's premise (one region or several)
-        does not depend on which kind of API it chose."""
+        does not depend on which kind of API it chose. A retiring region does not serve."""
         regions = {resource.region for resource in self.of_type(*SERVING_TYPES)}
-        return sorted(regions)
+        return sorted(regions - set(self.retiring_regions))
+
+    @cached_property
+    def retiring_regions(self) -> list[str]:
+        """Regions on their way out: every API and stage there carries the retiring tag (the
+        components' contract, thresholds.RETIRING_TAG_KEY). One untagged API still serves."""
+        by_region: dict[str, list[Resource]] = defaultdict(list)
+        for resource in self.of_type(*SERVING_TYPES):
+            by_region[resource.region].append(resource)
+        return sorted(
+            region
+            for region, apis in by_region.items()
+            if region != UNKNOWN_REGION and all(api.retiring for api in apis)
+        )
 
     @cached_property
     def placed_serving_regions(self) -> list[str]:

@@ -27,6 +27,7 @@ RULE_MODULES: Final[tuple[str, ...]] = (
     "dynamodb_global_table",
     "route53_latency_health_check",
     "multi_region_active_active",
+    "retiring_region",
     "lambda_async_failure_destination",
     "iam_no_wildcard_actions",
     "step_functions_retry_catch",

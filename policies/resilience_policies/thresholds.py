@@ -117,8 +117,12 @@ SAGA_RETRY_INTERVAL_S: Final[int] = 1
 SAGA_RETRY_MAX_ATTEMPTS: Final[int] = 3
 SAGA_RETRY_BACKOFF_RATE: Final[float] = 2.0
 SAGA_RETRY_MAX_DELAY_S: Final[int] = 10
-#: Compensations must not give up before the bookings they undo: more attempts, same pacing.
-SAGA_COMPENSATION_MAX_ATTEMPTS: Final[int] = 6
+#: Compensations must outlast what makes them fail (a throttled or failing table, a role being
+#: fixed): any error is retried, from 2 s doubling to at most 10 min apart, 20 times: about
+#: 2 h of waits before full jitter, about 1 h after it. Only then is the saga left to repair.
+SAGA_COMPENSATION_INTERVAL_S: Final[int] = 2
+SAGA_COMPENSATION_MAX_ATTEMPTS: Final[int] = 20
+SAGA_COMPENSATION_MAX_DELAY_S: Final[int] = 600
 #: Step Functions logging levels, most to least detailed; a saga's execution history is its
 #: audit trail, so the pack's default asks for ALL.
 STATE_MACHINE_LOG_LEVELS: Final[tuple[str, ...]] = ("ALL", "ERROR", "FATAL", "OFF")
@@ -162,6 +166,14 @@ DNS_CNAME_TTL_MAX_S: Final[int] = 3600
 DNS_CNAME_TTL_DEFAULT_S: Final[int] = 60
 #: What the production stack aims for: health-check detection plus one TTL, nominally.
 NOMINAL_FAILOVER_TARGET_S: Final[int] = 60
+#: Throttling of the route only Route53's health checkers call (its path carries a secret
+#: segment). Route53 documents about one request every two seconds per endpoint at the 30 s
+#: interval and "more than once per second" at 10 s, from checkers that do not coordinate; ten
+#: requests a second (burst twenty) leaves that several times over, and keeps the route cheap if
+#: its path ever leaks. Its own limits, not the public routes': a flood that exhausts a public
+#: method's bucket never reaches this one.
+HEALTH_PROBE_RATE_LIMIT_RPS: Final[float] = 10.0
+HEALTH_PROBE_BURST_LIMIT: Final[int] = 20
 
 # --- Certificates ----------------------------------------------------------------------------
 
@@ -204,6 +216,11 @@ LOG_RETENTION_DAYS_ALLOWED: Final[tuple[int, ...]] = (
 # --- Active-active ---------------------------------------------------------------------------
 
 MIN_ACTIVE_REGIONS: Final[int] = 2
+#: The contract between the components and the pack about a region on its way out: the
+#: components tag every taggable resource of a retiring region with this key (value "true"). The
+#: pack takes a region whose every API and stage carries it for retiring: it no longer serves,
+#: so the serving rules leave it alone, and `retiring-region` checks what its removal needs.
+RETIRING_TAG_KEY: Final[str] = "resilience:retiring"
 
 
 def required_visibility_timeout_s(

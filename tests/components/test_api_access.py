@@ -111,7 +111,9 @@ def test_iam_signs_every_route_but_the_health_route(run_components: Callable[...
     for name in ("shop-get-items-id", "shop-post-items"):
         assert methods[name]["authorization"] == "AWS_IAM", name
         assert not methods[name].get("apiKeyRequired"), name
-    assert not run.of_type(USAGE_PLAN) and not run.of_type(API_KEY) and not run.of_type(PLAN_KEY)
+    assert not run.of_type(USAGE_PLAN) and not run.of_type(PLAN_KEY)
+    # The one key is the Route53 probe's disabled secret (test_health_probe.py), no client's.
+    assert [key.name for key in run.of_type(API_KEY)] == ["shop-health-probe-token"]
     assert len(invoke_resources) == 2  # the two protected routes
 
 
@@ -141,8 +143,10 @@ def test_api_keys_with_a_usage_plan_per_client(run_components: Callable[..., Run
     keys = {key.name: key for key in run.of_type(API_KEY)}
     plan_keys = {link.name: link for link in run.of_type(PLAN_KEY)}
     assert set(plans) == {"shop-plan-mobile-app", "shop-plan-partner"}
-    assert set(keys) == {"shop-key-mobile-app", "shop-key-partner"}
+    assert set(keys) == {"shop-key-mobile-app", "shop-key-partner", "shop-health-probe-token"}
     assert set(plan_keys) == {"shop-plan-key-mobile-app", "shop-plan-key-partner"}
+    probe_key = keys["shop-health-probe-token"]
+    assert all(link.property_dependencies["keyId"] != [probe_key.urn] for link in plan_keys.values())
 
     mobile = plans["shop-plan-mobile-app"]
     assert mobile.inputs["region"] == "ap-northeast-1"
@@ -238,13 +242,13 @@ def test_staging_keys_share_one_value_across_regions() -> None:
         "period": "DAY",
     }
     for method in run.of_type(METHOD):
-        if method.name.endswith("-get-health"):
+        if method.name.endswith(("-get-health", "-health-probe-method")):
             assert method.inputs["authorization"] == "NONE", method.name
             assert not method.inputs.get("apiKeyRequired"), "Route53 sends no key"
         else:
             assert method.inputs["authorization"] == "NONE", method.name
             assert method.inputs["apiKeyRequired"] is True, method.name
-    assert len(run.of_type(METHOD)) == 10
+    assert len(run.of_type(METHOD)) == 12
 
 
 def test_staging_outputs_key_ids_only(run_components: Callable[..., Run]) -> None:
@@ -267,8 +271,10 @@ def test_staging_outputs_key_ids_only(run_components: Callable[..., Run]) -> Non
     assert service.invoke_policy_resources == {}, "IAM is not what staging checks"
     assert set(key_ids) == {"us-east-2", "us-west-2"}
     assert all(set(clients) == {"chaos-drills", "qa-team"} for clients in key_ids.values())
-    keys = {key.name: key for key in run.of_type(API_KEY)}
+    # Each client's key per region; the Route53 probes' disabled secrets are no client's.
+    keys = {key.name: key for key in run.of_type(API_KEY) if "-api-key-" in key.name}
     assert len(keys) == 4
+    assert len(run.of_type(API_KEY)) == 4 + 2
     for region, clients in key_ids.items():
         for client, key_id in clients.items():
             # The key's id, not its value: `aws apigateway get-api-key --include-value` reads it.
@@ -285,14 +291,18 @@ def test_prod_signs_every_route_but_health_in_every_region(prod_run: Run) -> Non
             if m.region == region
         }
         assert methods["get-health"]["authorization"] == "NONE"
+        assert methods["health-probe-method"]["authorization"] == "NONE"
         protected = {"post-tasks", "get-tasks-taskid", "post-bookings", "get-bookings-bookingid"}
-        assert set(methods) == protected | {"get-health"}
+        assert set(methods) == protected | {"get-health", "health-probe-method"}
         for name in protected:
             assert methods[name]["authorization"] == "AWS_IAM", (region, name)
-    assert not prod_run.of_type(API_KEY) and not prod_run.of_type(USAGE_PLAN)
-    # Route53 still probes the open health route of each region.
+    assert not prod_run.of_type(USAGE_PLAN)
+    assert all(key.name.endswith("-health-probe-token") for key in prod_run.of_type(API_KEY))
+    # Route53 probes each region's open probe route, below /health (test_health_probe.py).
     checks = prod_run.of_type("aws:route53/healthCheck:HealthCheck")
-    assert checks and all(c.inputs["resourcePath"] == "/v1/health" for c in checks)
+    assert checks and all(
+        c.inputs["resourcePath"]["value"].startswith("/v1/health/") for c in checks
+    )
 
 
 # --- Certificates ----------------------------------------------------------------------------------
@@ -300,15 +310,15 @@ def test_prod_signs_every_route_but_health_in_every_region(prod_run: Run) -> Non
 
 def test_one_validation_record_for_every_region(prod_run: Run) -> None:
     validation_records = [r for r in prod_run.of_type(RECORD) if "validation" in r.name]
-    # One owner deletes the record (with the stack); the others never do.
-    (record,) = [r for r in validation_records if not r.retain_on_delete]
-    assert not any(r.read for r in validation_records)
+    # Exactly one writer, which the stack owns: no per-region copy, none kept on delete.
+    (record,) = validation_records
+    assert not record.read and not record.retain_on_delete
     assert record.name == "tasks-certificate-validation"
     assert record.parent.endswith("ActiveActiveService::tasks")
     assert record.inputs["allowOverwrite"] is True and record.inputs["type"] == "CNAME"
     certificates = {c.region: c for c in prod_run.of_type(CERTIFICATE)}
     assert set(certificates) == {"us-east-1", "eu-west-1"}
-    # Written from the first region's certificate (any region's gives the same CNAME).
+    # Written from the table region's certificate (any region's gives the same CNAME).
     assert set(record.property_dependencies["name"]) == {certificates["us-east-1"].urn}
     for validation in prod_run.of_type(VALIDATION):
         assert validation.property_dependencies["validationRecordFqdns"] == [record.urn]
@@ -330,36 +340,14 @@ class _AliasMonitor(RecordingMonitor):
         return response
 
 
-def test_old_per_region_records_are_adopted_or_retained(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The earlier per-region records must not be deleted when this version first runs: the
-    provider deletes a record by name and type, which would take the shared CNAME along."""
+def test_the_validation_record_carries_no_alias(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh stack looks as if one shared record had always been there: no alias to, and no
+    retained copy of, a per-region record of an earlier version."""
     monkeypatch.setattr(harness, "RecordingMonitor", _AliasMonitor)
     prod_run = run_program(prod_config())
-    (record,) = [r for r in prod_run.of_type(RECORD) if r.name == "tasks-certificate-validation"]
-    # The first region's old record becomes the shared one (same id, same inputs: no change).
-    (first_api,) = [
-        r
-        for r in prod_run.of_type("resilient-serverless:index:RegionalApi")
-        if r.name == "tasks-us-east-1-api"
-    ]
-    assert _AliasMonitor.aliases[record.urn] == [
-        ("tasks-us-east-1-api-cert-validation", first_api.urn)
-    ]
-    # Every other region's old record stays where it was (same name, parent and inputs: no
-    # change) but retained on delete: removing that region later forgets it without deleting
-    # the CNAME. (A read would not do: reads carry no aliases, so after the components' type
-    # tokens changed it would miss the old URN, and the engine would delete the old record.)
-    (kept,) = [r for r in prod_run.of_type(RECORD) if r.retain_on_delete]
-    (second_api,) = [
-        r
-        for r in prod_run.of_type("resilient-serverless:index:RegionalApi")
-        if r.name == "tasks-eu-west-1-api"
-    ]
-    assert kept.name == "tasks-eu-west-1-api-cert-validation"
-    assert kept.parent == second_api.urn
-    assert not kept.read
-    for key in ("zoneId", "type", "ttl", "allowOverwrite"):
-        assert kept.inputs.get(key) == record.inputs.get(key), key
+    (record,) = [r for r in prod_run.of_type(RECORD) if "validation" in r.name]
+    assert _AliasMonitor.aliases[record.urn] == []
+    assert not any(r.retain_on_delete for r in prod_run.of_type(RECORD))
 
 
 class _DomainValidationMocks(OfflineMocks):
@@ -390,7 +378,10 @@ def test_removing_any_region_leaves_the_validation_record_alone(
     monkeypatch.setattr(harness, "OfflineMocks", _DomainValidationMocks)
 
     def record_in(regions: list[str]) -> Registration:
-        run = run_program(prod_config() | {f"{NS}regions": regions})
+        # The table stays in the first region left (removing the table region itself is
+        # not a region removal: it replaces the table).
+        table_region = {f"{NS}regions": regions, f"{NS}tableRegion": regions[0]}
+        run = run_program(prod_config() | table_region)
         (record,) = [r for r in run.of_type(RECORD) if r.name == "tasks-certificate-validation"]
         return record
 

@@ -163,9 +163,15 @@ def _api(run_components: Callable[..., Run], timeout_s: int, **changes: object) 
 
 def test_regional_api_shape(run_components: Callable[..., Run]) -> None:
     run = _api(run_components, timeout_s=20, throttle_burst_limit=50, throttle_rate_limit=25.0)
-    paths = sorted(r.inputs["pathPart"] for r in run.of_type("aws:apigateway/resource:Resource"))
+    resources = run.of_type("aws:apigateway/resource:Resource")
+    paths = sorted(r.inputs["pathPart"] for r in resources if isinstance(r.inputs["pathPart"], str))
     assert paths == ["health", "items", "{id}"]  # "items" is shared by two routes
-    assert len(run.of_type("aws:apigateway/integration:Integration")) == 3
+    # The fourth resource is Route53's probe, below health, with a secret segment.
+    assert run.named("shop-health-probe-path").inputs["parentId"] == run.named(
+        "shop-path-health"
+    ).resource_id
+    assert len(resources) == 4
+    assert len(run.of_type("aws:apigateway/integration:Integration")) == 3 + 1
     settings = run.named("shop-throttling").inputs["settings"]
     assert settings["throttlingBurstLimit"] == 50 and settings["throttlingRateLimit"] == 25
     domain = run.named("shop-domain").inputs
@@ -184,7 +190,8 @@ def test_regional_api_shape(run_components: Callable[..., Run]) -> None:
     # A replaced function (a new invoke ARN) redeploys the stage.
     functions = {r.urn for r in run.of_type("aws:lambda/function:Function")}
     assert set(deployment.property_dependencies["triggers"]) & functions
-    assert set(deployment.inputs["triggers"]) == {"routes", "integrations"}
+    # The probe route's secret too: a new secret must reach the stage (test_health_probe.py).
+    assert set(deployment.inputs["triggers"]) == {"routes", "integrations", "healthProbe"}
     # No account-level logging role asked for: no account setting is touched.
     assert not run.of_type("aws:apigateway/account:Account")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pulumi
 import pytest
-from harness import UNKNOWN, Run
+from harness import PROJECT, UNKNOWN, Run
 from program_runs import prod_config, run_program
 from resilient_serverless import (
     ConfigError,
@@ -28,6 +28,11 @@ from resilient_serverless import (
     settings_from_mapping,
 )
 from resilient_serverless.saga import LOG_DELIVERY_ACTIONS, TRACING_ACTIONS
+from resilient_serverless.saga_definition import (
+    COMPENSATION_FAILED_ERROR,
+    COMPENSATION_FAILED_STATE,
+    DEFINITE_FAILURE,
+)
 from resilient_serverless.stream_consumer import CONSUMER_STREAM_ACTIONS
 
 from resilience_policies import thresholds
@@ -87,6 +92,77 @@ def test_saga_definition_is_known_at_preview_and_linked(
     assert table_urn.endswith("::trips-table")
     assert machine.inputs["loggingConfiguration"]["level"] == "ALL"
     assert machine.property_dependencies["loggingConfiguration"][0].endswith("::trips-logs")
+
+
+def test_saga_alarms_when_a_compensation_fails_for_good(
+    run_components: Callable[..., Run],
+) -> None:
+    """A compensation that gave up leaves holds behind: the execution log's ExecutionFailed
+    event with error CompensationFailed is counted, and the first one raises the alarm."""
+    run = run_components(
+        lambda: Saga("trips", SagaArgs(alarm_action_arn="arn:topic"), region="eu-north-1")
+    )
+    machine = run.named("trips-state-machine")
+    counted = run.named("trips-compensation-failures")
+    assert counted.inputs["region"] == "eu-north-1"
+    assert counted.inputs["logGroupName"] == run.named("trips-logs").outputs["name"]
+    pattern = counted.inputs["pattern"]
+    assert '$.type = "ExecutionFailed"' in pattern
+    assert f'$.details.error = "{COMPENSATION_FAILED_ERROR}"' in pattern
+    transformation = counted.inputs["metricTransformation"]
+    assert transformation["value"] == "1"
+    alarm = run.named("trips-compensation-failed")
+    assert alarm.inputs["region"] == "eu-north-1"
+    assert (alarm.inputs["namespace"], alarm.inputs["metricName"]) == (
+        transformation["namespace"],
+        transformation["name"],
+    )
+    # One metric per stack and saga: two stacks in one account do not alarm for each other.
+    assert transformation["name"] == f"CompensationsFailed-{PROJECT}-test-trips"
+    assert machine.inputs["loggingConfiguration"]["includeExecutionData"] is True
+    assert alarm.inputs["threshold"] == 0
+    assert alarm.inputs["comparisonOperator"] == "GreaterThanThreshold"
+    assert alarm.inputs["alarmActions"] == alarm.inputs["okActions"] == ["arn:topic"]
+    assert "python -m tools.saga_repair" in alarm.inputs["alarmDescription"]
+
+
+def test_saga_compensations_retry_for_an_hour_then_record_what_they_hold(
+    run_components: Callable[..., Run],
+) -> None:
+    """The deployed definition: each compensation retries any error but "no such resource"
+    for an hour or more, then writes what the booking may still hold to the saga's table (with
+    UpdateItem, the one action the role has) before it ends in CompensationFailed."""
+    run = run_components(lambda: Saga("trips", SagaArgs(), region="eu-north-1"))
+    table_name = run.named("trips-table").outputs["name"]
+    states = json.loads(run.named("trips-state-machine").inputs["definition"])["States"]
+    cancels = {name: state for name, state in states.items() if name.startswith("Cancel")}
+    assert len(cancels) == 3
+    for name, state in cancels.items():
+        never, patient = state["Retry"]
+        assert never == {"ErrorEquals": [DEFINITE_FAILURE], "MaxAttempts": 0}
+        assert patient["ErrorEquals"] == ["States.ALL"]
+        assert patient["JitterStrategy"] == "FULL"
+        waits = [
+            min(
+                patient["IntervalSeconds"] * patient["BackoffRate"] ** k, patient["MaxDelaySeconds"]
+            )
+            for k in range(patient["MaxAttempts"])
+        ]
+        assert sum(waits) >= 3600, (name, sum(waits))
+        (catch_all,) = [c for c in state["Catch"] if c["ErrorEquals"] == ["States.ALL"]]
+        noted = states[catch_all["Next"]]
+        assert noted["Type"] == "Pass" and noted["Parameters"]["releaseFailed"] == name.lower()[6:]
+        record = states[noted["Next"]]
+        assert record["Resource"] == "arn:aws:states:::dynamodb:updateItem"
+        assert record["Parameters"]["TableName"] == table_name
+        assert record["Parameters"]["Key"]["pk"]["S.$"].startswith(
+            "States.Format('compensation-failed#{}'"
+        )
+        # Written or not, the execution ends in CompensationFailed (and the alarm fires).
+        assert record["Retry"] == [patient]
+        assert states[record["Next"]]["Next"] == COMPENSATION_FAILED_STATE
+        assert [c["Next"] for c in record["Catch"]] == [COMPENSATION_FAILED_STATE]
+    assert states[COMPENSATION_FAILED_STATE]["Type"] == "Fail"
 
 
 @pytest.mark.parametrize(
@@ -201,10 +277,10 @@ def test_prod_has_a_saga_and_a_stream_consumer_in_every_region(prod_run: Run) ->
         assert _statements(prod_run, f"{prefix}-events-consumer-policy")["RecordEvents"][
             "Resource"
         ] == [table.outputs["arn"]]
-        # Both alarms notify the region's topic.
+        # The stream's alarms and the saga's notify the region's topic.
         topic_arn = prod_run.named(f"{prefix}-alarms").outputs["arn"]
-        for alarm in ("failures-depth", "iterator-age"):
-            assert prod_run.named(f"{prefix}-events-{alarm}").inputs["alarmActions"] == [topic_arn]
+        for alarm in ("events-failures-depth", "events-iterator-age", "saga-compensation-failed"):
+            assert prod_run.named(f"{prefix}-{alarm}").inputs["alarmActions"] == [topic_arn]
 
 
 def test_bookings_routes_reach_the_bookings_function(prod_run: Run) -> None:

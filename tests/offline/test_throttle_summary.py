@@ -221,15 +221,20 @@ def test_prod_summary_prints_the_effective_limits(prod_runs: dict[str, OfflineRu
         assert run.report is not None, run.describe()
         for region in prod_regions():
             (throttling,) = run.report["summary"]["regions"][region]["throttling"]
-            # POST tasks, GET tasks/{taskId}, GET health, POST bookings, GET bookings/{bookingId}
-            assert throttling["methods"] == 5
+            # POST tasks, GET tasks/{taskId}, GET health, POST bookings, GET bookings/{bookingId},
+            # and Route53's probe, whose own limits are not the stage-wide ones
+            assert throttling["methods"] == 6
+            assert throttling["method_overrides"] == 1
             assert throttling["method_rate_limit"] == {"value": 100.0, "source": "set"}
             assert throttling["method_burst_limit"] == {"value": 200.0, "source": "set"}
             assert throttling["effective_rate_limit"] == 500
             assert throttling["effective_burst_limit"] == 1000
             assert throttling["capped_by_account"] is False
             assert throttling["usage_plans"] == []  # IAM callers: no API keys
-        assert "100 rps / burst 200 per method x 5 methods = up to 500 rps / burst 1000" in (
+        assert (
+            "100 rps / burst 200 per method x 6 methods (1 with their own limits, not added) = "
+            "up to 500 rps / burst 1000"
+        ) in (
             run.stdout
         )
 

@@ -36,6 +36,7 @@ MANDATORY = {
     "dynamodb-global-table",
     "route53-latency-health-check",
     "multi-region-active-active",
+    "retiring-region",
     "lambda-async-failure-destination",
     "iam-no-wildcard-actions",
     "step-functions-retry-catch",

@@ -75,6 +75,8 @@ class Resource:
     parent: str = ""
     custom: bool = True
     outputs: dict[str, Any] = field(default_factory=dict)
+    #: The `protect` resource option, which the engine sends with the resource's options.
+    protect: bool = False
 
     def out(self, attribute: str, *path: str | int) -> Out:
         return Out(self, attribute, path)
@@ -288,6 +290,7 @@ class StackBuilder:
             dependencies=dependencies,
             property_dependencies=property_dependencies,
             custom=resource.custom,
+            protect=resource.protect,
         )
 
 

@@ -7,6 +7,7 @@ from .apis import api_function, http_api
 from .builder import ENGINE_PREVIEW, OUTPUTS_ONLY, StackBuilder
 from .cases import Case, Expect
 from .realistic import active_active_stack
+from .retiring_region import retired
 
 POLICY = "multi-region-active-active"
 
@@ -127,6 +128,11 @@ CASES = {
     ),
     "pass-no-region-has-a-dlq": Case(without_any_dead_letter_queue, preview=True),
     "pass-configured-minimum": Case(single_region, config={"minRegions": 1}),
+    # A retiring region (its APIs tagged resilience:retiring) no longer serves: it has no latency
+    # record on purpose, and the two regions that serve are complete.
+    "pass-retiring-region": Case(retired),
+    "pass-retiring-region-preview": Case(retired, preview=True),
+    "pass-retiring-region-engine-preview": Case(retired, engine_shape=ENGINE_PREVIEW),
 }
 
 # The same stacks as the engine sends them: a new stack's preview, and outputs only.

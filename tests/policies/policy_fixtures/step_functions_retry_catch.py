@@ -22,7 +22,8 @@ def careless(table_name: Any) -> dict[str, Any]:
     """The saga with two holes: BookFlight catches nothing, CancelHotel never retries."""
     definition = copy.deepcopy(saga_definition(table_name))
     del definition["States"]["BookFlight"]["Catch"]
-    definition["States"]["CancelHotel"]["Retry"][0]["MaxAttempts"] = 0
+    for retrier in definition["States"]["CancelHotel"]["Retry"]:
+        retrier["MaxAttempts"] = 0
     return definition
 
 
