@@ -1,4 +1,5 @@
-"""python -m drills load|chaos ... (see drills/README.md)."""
+"""python -m drills load|chaos|gameday ... (see drills/README.md). Exit status: 0 when every goal
+of the drill is met, 1 when one is missed (the verdict lines name it), 2 for bad arguments."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .output import table
+from .verdicts import judge, lines, missed, report
 
 
 def _positive(kind: type[int] | type[float], name: str) -> Any:
@@ -24,33 +26,173 @@ def _positive(kind: type[int] | type[float], name: str) -> Any:
     return parse
 
 
+def _share(name: str) -> Any:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name}: expected a number, got {text!r}") from None
+        if not 0 <= value <= 1:
+            raise argparse.ArgumentTypeError(f"{name}: expected a share from 0 to 1, got {text}")
+        return value
+
+    return parse
+
+
+def _write_json(path: str | None, result: dict[str, Any]) -> None:
+    if path:
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(result, handle, indent=2)
+
+
+def _gameday(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import gameday as drill
+
+    try:
+        options = drill.Options(
+            tasks=arguments.tasks,
+            consistency=arguments.consistency,
+            scenarios=tuple(arguments.scenario or drill.SCENARIOS),
+            compression=arguments.compression,
+            project=Path(arguments.project).resolve() if arguments.project else drill.ROOT,
+            stack=arguments.stack,
+        )
+        settings = drill.read_stack_settings(options.project, options.stack)
+    except ValueError as error:
+        parser.error(f"gameday: {error}")
+    result = drill.run(options, settings)
+    verdicts = judge(result, drill.goals(options))
+    for entry in result["scenarios"]:
+        print(table(f"gameday {entry['name']} ({options.consistency})", entry))
+        print()
+    print(lines(verdicts))
+    _write_json(arguments.json, {**result, **report(verdicts)})
+    return 1 if missed(verdicts) else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a drill, print its figures and verdicts; 0 when every goal is met, 1 when not."""
     parser = argparse.ArgumentParser(prog="python -m drills", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     load = commands.add_parser("load", help="steady load: latency submit-to-done, status codes")
     load.add_argument("--rps", type=_positive(float, "--rps"), required=True)
     load.add_argument("--seconds", type=_positive(float, "--seconds"), required=True)
     load.add_argument("--url", help="a deployed stack's URL (default: moto on 127.0.0.1)")
+    load.add_argument(
+        "--grace-seconds",
+        type=_positive(float, "--grace-seconds"),
+        default=30.0,
+        help="how long after its due time (or the last submit) a task may take (default 30)",
+    )
     load.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     chaos = commands.add_parser("chaos", help="outage, slowdown, recovery; with a control pass")
     chaos.add_argument("--tasks", type=_positive(int, "--tasks"), required=True)
+    chaos.add_argument(
+        "--rps",
+        type=_positive(float, "--rps"),
+        default=40.0,
+        help="arrivals per second, open loop (default 40); the timeline lasts tasks/rps seconds",
+    )
+    chaos.add_argument(
+        "--lost-reply-rate",
+        type=_share("--lost-reply-rate"),
+        default=0.02,
+        help="share of table and queue replies lost after the call was applied (default 0.02)",
+    )
+    chaos.add_argument(
+        "--max-receive-count",
+        type=_positive(int, "--max-receive-count"),
+        default=3,
+        help="receives before a message moves to the DLQ (default 3)",
+    )
+    chaos.add_argument(
+        "--no-control",
+        action="store_true",
+        help="skip the control pass (the breaker's goal is then not judged)",
+    )
     chaos.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    gameday = commands.add_parser(
+        "gameday", help="take a region away: DNS failover, replication, fail-back"
+    )
+    gameday.add_argument(
+        "--tasks",
+        type=_positive(int, "--tasks"),
+        default=40,
+        help="requests per scenario, open loop over its timeline (default 40)",
+    )
+    gameday.add_argument(
+        "--consistency",
+        choices=("eventual", "strong"),
+        default="eventual",
+        help="the global table's mode: eventual (MREC, default) or strong (MRSC)",
+    )
+    gameday.add_argument(
+        "--scenario",
+        action="append",
+        metavar="NAME",
+        help="run only this scenario (repeatable; default: all of them)",
+    )
+    gameday.add_argument(
+        "--compression",
+        type=_positive(float, "--compression"),
+        default=10.0,
+        help="time runs this many times faster; figures stay in real seconds (default 10)",
+    )
+    gameday.add_argument(
+        "--project",
+        default=None,
+        help="the Pulumi project whose stack settings are used (default: this checkout)",
+    )
+    gameday.add_argument("--stack", default="prod", help="the stack to read (default prod)")
+    gameday.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    sabotage = commands.add_parser(
+        "sabotage", help="run a drill on a copy of the project with one mechanism removed"
+    )
+    sabotage.add_argument("name", nargs="?", help="the sabotage to run (see --list)")
+    sabotage.add_argument("--list", action="store_true", help="list the sabotages")
     arguments = parser.parse_args(argv)
 
-    if arguments.command == "load":
-        from . import load as drill
+    if arguments.command == "sabotage":
+        from . import sabotage as catalogue
 
-        result = drill.run(arguments.rps, arguments.seconds, arguments.url)
-        print(table(f"load drill: {arguments.rps} rps for {arguments.seconds} s", result))
+        if arguments.list or not arguments.name:
+            for entry in (*catalogue.CATALOGUE, *catalogue.GAMEDAY_CATALOGUE):
+                print(f"{entry.name:28} misses {', '.join(entry.misses)}: removes {entry.removes}")
+            return 0 if arguments.list else 2
+        try:
+            return catalogue.run(arguments.name)
+        except KeyError as error:
+            parser.error(f"sabotage: {error.args[0]}")
+    if arguments.command == "gameday":
+        return _gameday(parser, arguments)
+    if arguments.command == "load":
+        from . import load as drill_load
+
+        result = drill_load.run(
+            arguments.rps, arguments.seconds, arguments.url, grace_s=arguments.grace_seconds
+        )
+        goals = drill_load.GOALS
+        title = f"load drill: {arguments.rps} rps for {arguments.seconds} s"
     else:
         from . import chaos as drill_chaos
 
-        result = drill_chaos.run(arguments.tasks)
-        print(table(f"chaos drill: {arguments.tasks} tasks", result))
-    if arguments.json:
-        with open(arguments.json, "w", encoding="utf-8") as handle:
-            json.dump(result, handle, indent=2)
-    return 0
+        scenario = drill_chaos.Scenario(
+            tasks=arguments.tasks,
+            rps=arguments.rps,
+            lost_reply_rate=arguments.lost_reply_rate,
+            max_receive_count=arguments.max_receive_count,
+            control=not arguments.no_control,
+        )
+        result = drill_chaos.run(scenario)
+        goals = drill_chaos.goals(scenario)
+        title = f"chaos drill: {arguments.tasks} tasks at {arguments.rps} rps"
+    verdicts = judge(result, goals)
+    print(table(title, result))
+    print(lines(verdicts))
+    _write_json(arguments.json, {**result, **report(verdicts)})
+    return 1 if missed(verdicts) else 0
 
 
 if __name__ == "__main__":

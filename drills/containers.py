@@ -7,6 +7,7 @@ import importlib.util
 import logging
 import multiprocessing
 import os
+import queue
 import sys
 import threading
 import time
@@ -271,3 +272,22 @@ class ProcessContainer:
         with self._lock:
             self._connection.send(None)
         self._process.join(timeout=10)
+
+
+class ContainerPool:
+    """A function's containers: each invocation goes to the next idle one, and waits while all
+    are busy (where Lambda would start another container), so a slow invocation holds up only
+    its own container."""
+
+    def __init__(self, containers: Sequence[ProcessContainer]) -> None:
+        self.containers = list(containers)
+        self._idle: queue.Queue[ProcessContainer] = queue.Queue()
+        for container in self.containers:
+            self._idle.put(container)
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        container = self._idle.get()
+        try:
+            return container.invoke(event)
+        finally:
+            self._idle.put(container)

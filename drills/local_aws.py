@@ -118,11 +118,16 @@ def queue_depth(sqs: Any, url: str) -> int:
     )
 
 
+def task_items(resources: Resources) -> list[dict[str, Any]]:
+    """Every item of the tasks table, as DynamoDB returns it."""
+    paginator = resources.dynamodb.get_paginator("scan")
+    return [
+        item
+        for page in paginator.paginate(TableName=resources.table_name, ConsistentRead=True)
+        for item in page["Items"]
+    ]
+
+
 def statuses(resources: Resources) -> dict[str, str]:
     """taskId -> status of every task in the table."""
-    found: dict[str, str] = {}
-    paginator = resources.dynamodb.get_paginator("scan")
-    for page in paginator.paginate(TableName=resources.table_name, ConsistentRead=True):
-        for item in page["Items"]:
-            found[item["taskId"]["S"]] = item["status"]["S"]
-    return found
+    return {item["taskId"]["S"]: item["status"]["S"] for item in task_items(resources)}
