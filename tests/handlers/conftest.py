@@ -45,9 +45,17 @@ for _variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE"):
     os.environ.pop(_variable, None)
 
 from handler_test_support import FakeLambdaContext, MotoResources, create_resources  # noqa: E402
+from local_network import atomic_moto_server  # noqa: E402
 
 import aws_clients  # noqa: E402  (needs the path and environment set above)
 import downstream  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    """A moto server on 127.0.0.1 for the module's tests over real HTTP (DynamoDB atomic)."""
+    with atomic_moto_server() as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

@@ -23,10 +23,13 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from drills.local_aws import moto_server
+from drills.local_aws import reset as reset_moto
 
 #: The drills' moto server: DynamoDB requests serialized, so conditional writes are atomic as in
 #: DynamoDB (moto applies one in several unlocked steps).
 atomic_moto_server = moto_server
+
+__all__ = ["FaultProxy", "Rule", "atomic_moto_server", "fault_proxy", "reset_moto"]
 
 
 @dataclass

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from local_network import FaultProxy, Rule, atomic_moto_server, fault_proxy
+from local_network import FaultProxy, Rule, fault_proxy, reset_moto
 
 import downstream
 from aws_clients import CallProfile, Timeouts
@@ -38,17 +37,9 @@ class Network:
     proxy: FaultProxy
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    with atomic_moto_server() as url:
-        yield url
-
-
 @pytest.fixture
 def network(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Network]:
-    urllib.request.urlopen(
-        urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10
-    ).close()
+    reset_moto(moto_url)
     dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=moto_url)
     dynamodb.create_table(
         TableName=BREAKER_TABLE,

@@ -4,13 +4,12 @@ that matters: many containers hitting a half-open breaker at once, exactly one p
 from __future__ import annotations
 
 import threading
-import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
-from local_network import atomic_moto_server
+from local_network import atomic_moto_server, reset_moto
 
 from circuit_breaker import (
     BreakerEvent,
@@ -209,9 +208,7 @@ def test_what_a_failing_store_does_is_a_setting(mode: StoreFailureMode, expected
 @pytest.fixture(scope="module")
 def atomic_dynamodb() -> Iterator[Any]:
     with atomic_moto_server() as url:
-        urllib.request.urlopen(
-            urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10
-        ).close()
+        reset_moto(url)
         dynamodb = boto3.client(
             "dynamodb",
             region_name=REGION,

@@ -9,7 +9,6 @@ handlers is patched.
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -24,7 +23,7 @@ from handler_test_support import (
     sqs_event,
     submit_event,
 )
-from local_network import FaultProxy, Rule, atomic_moto_server, fault_proxy
+from local_network import FaultProxy, Rule, fault_proxy, reset_moto
 
 import task_api
 import task_worker
@@ -39,16 +38,9 @@ class Network:
     proxy: FaultProxy
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    with atomic_moto_server() as url:
-        yield url
-
-
 @pytest.fixture
 def network(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Network]:
-    reset = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
-    urllib.request.urlopen(reset, timeout=10).close()
+    reset_moto(moto_url)
     resources = create_resources(endpoint_url=moto_url)
     with fault_proxy(moto_url) as (proxy_url, proxy):
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy_url)

@@ -9,7 +9,6 @@ import io
 import json
 import sys
 import time
-import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.awsrequest import AWSResponse
 from handler_test_support import ACCOUNT_ID, REGION, FakeLambdaContext
-from local_network import atomic_moto_server
+from local_network import reset_moto
 from moto import mock_aws
 
 import aws_clients
@@ -373,18 +372,11 @@ def records_pointed_to(world: StreamWorld) -> int:
             )
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    with atomic_moto_server() as url:
-        yield url
-
-
 @pytest.fixture
 def served_world(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> StreamWorld:
     """The world on a moto server: a throttled request is then answered without being applied
     (in-process moto would apply it behind the throttle's answer)."""
-    reset = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
-    urllib.request.urlopen(reset, timeout=10).close()
+    reset_moto(moto_url)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
     return _create_world(monkeypatch)
 

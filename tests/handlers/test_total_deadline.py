@@ -13,7 +13,6 @@ import json
 import socketserver
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from handler_test_support import (
     sqs_event,
     submit_event,
 )
-from local_network import atomic_moto_server
+from local_network import reset_moto
 
 import aws_clients
 import fault_injection
@@ -326,16 +325,9 @@ class Network:
     proxy: DripProxy
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    with atomic_moto_server() as url:
-        yield url
-
-
 @pytest.fixture
 def network(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Network]:
-    reset = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
-    urllib.request.urlopen(reset, timeout=10).close()
+    reset_moto(moto_url)
     resources = create_resources(endpoint_url=moto_url)
     proxy = DripProxy(moto_url)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _proxy_handler(proxy))
