@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .output import table
-from .verdicts import judge, lines, missed, report
+from .verdicts import Goal, judge, lines, missed, report
 
 
 def _positive(kind: type[int] | type[float], name: str) -> Any:
@@ -39,10 +39,14 @@ def _share(name: str) -> Any:
     return parse
 
 
-def _write_json(path: str | None, result: dict[str, Any]) -> None:
-    if path:
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(result, handle, indent=2)
+def _judged(result: dict[str, Any], goals: Sequence[Goal], json_path: str | None) -> int:
+    """Print the verdicts, write the figures and verdicts as JSON; the drill's exit status."""
+    verdicts = judge(result, goals)
+    print(lines(verdicts))
+    if json_path:
+        with open(json_path, "w", encoding="utf-8") as handle:
+            json.dump({**result, **report(verdicts)}, handle, indent=2)
+    return 1 if missed(verdicts) else 0
 
 
 def _gameday(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> int:
@@ -63,13 +67,10 @@ def _gameday(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> 
     except ValueError as error:
         parser.error(f"gameday: {error}")
     result = drill.run(options, settings)
-    verdicts = judge(result, drill.goals(options))
     for entry in result["scenarios"]:
         print(table(f"gameday {entry['name']} ({options.consistency})", entry))
         print()
-    print(lines(verdicts))
-    _write_json(arguments.json, {**result, **report(verdicts)})
-    return 1 if missed(verdicts) else 0
+    return _judged(result, drill.goals(options), arguments.json)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -188,11 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = drill_chaos.run(scenario)
         goals = drill_chaos.goals(scenario)
         title = f"chaos drill: {arguments.tasks} tasks at {arguments.rps} rps"
-    verdicts = judge(result, goals)
     print(table(title, result))
-    print(lines(verdicts))
-    _write_json(arguments.json, {**result, **report(verdicts)})
-    return 1 if missed(verdicts) else 0
+    return _judged(result, goals, arguments.json)
 
 
 if __name__ == "__main__":

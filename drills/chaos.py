@@ -405,7 +405,6 @@ def _environment(
         "BREAKER_OPEN_SECONDS": str(scenario.breaker_open_s),
         "BREAKER_PROBE_LEASE_SECONDS": "3",
         "MAX_RECEIVE_COUNT": str(scenario.max_receive_count),
-        "VISIBILITY_TIMEOUT_SECONDS": str(scenario.visibility_s),
         "DEADLINE_MARGIN_MS": "300",
         # As the components derive it (maxReceiveCount x visibility + slack); the drill's queue
         # never backs up for long, so its slack is short.

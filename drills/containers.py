@@ -155,20 +155,45 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> di
     }
 
 
+#: Lambda's SQS poller: records per batch, and how long it gathers a batch from the first
+#: record (the stack's default `workerBatchingWindowSeconds` is 1 s, `workerBatchSize` 10).
+BATCH_SIZE = 10
+BATCHING_WINDOW_S = 1.0
+
+
 def poll_queue(
-    resources: Resources, workers: Sequence[Container | ProcessContainer], stop: threading.Event
+    resources: Resources,
+    workers: Sequence[Container | ProcessContainer],
+    stop: threading.Event,
+    batching_window_s: float = BATCHING_WINDOW_S,
 ) -> list[threading.Thread]:
-    """Each worker container polls the queue as Lambda's poller does for it."""
+    """Each worker container polls the queue as Lambda's poller does for it: a batch is
+    gathered until it is full or the batching window has passed since its first record, so a
+    record waits for its batch as in AWS (and may meet a fault that began meanwhile)."""
     from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    def receive(wait_s: int, room: int) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = resources.sqs.receive_message(
+            QueueUrl=resources.queue_url,
+            MaxNumberOfMessages=room,
+            WaitTimeSeconds=wait_s,
+            MessageSystemAttributeNames=["All"],
+        ).get("Messages", [])
+        return messages
+
+    def gather() -> list[dict[str, Any]]:
+        messages = receive(1, BATCH_SIZE)
+        closes_at = time.monotonic() + batching_window_s
+        while messages and len(messages) < BATCH_SIZE and time.monotonic() < closes_at:
+            more = receive(0, BATCH_SIZE - len(messages))
+            messages += more
+            if not more:
+                time.sleep(min(0.1, max(0.0, closes_at - time.monotonic())))
+        return messages
 
     def poll(container: Container | ProcessContainer) -> None:
         while not stop.is_set():
-            messages = resources.sqs.receive_message(
-                QueueUrl=resources.queue_url,
-                MaxNumberOfMessages=10,
-                WaitTimeSeconds=1,
-                MessageSystemAttributeNames=["All"],
-            ).get("Messages", [])
+            messages = gather()
             if not messages:
                 continue
             event = sqs_event(messages, resources.queue_arn, resources.region)

@@ -31,7 +31,7 @@ import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -161,14 +161,16 @@ class Options:
         return Clock(self.compression)
 
 
-def _within_rto(key: str, nominal_key: str) -> Callable[[Mapping[str, Any]], bool]:
-    """The value is known (None: never happened) and at most RTO_FACTOR x the nominal."""
+def _within_rto(scenario: str, key: str, why: str) -> Goal:
+    """`<scenario>.<key>` is known (None: never happened) and at most RTO_FACTOR x the
+    scenario's nominal failover time."""
+    judged, nominal = f"{scenario}.{key}", f"{scenario}.nominal_failover_seconds"
 
     def test(result: Mapping[str, Any]) -> bool:
-        value = result[key]
-        return value is not None and bool(value <= RTO_FACTOR * result[nominal_key])
+        value = result[judged]
+        return value is not None and bool(value <= RTO_FACTOR * result[nominal])
 
-    return test
+    return Goal(judged, f"<= {RTO_FACTOR:g} x nominal_failover_seconds", test, why)
 
 
 def goals(options: Options) -> tuple[Goal, ...]:
@@ -179,19 +181,17 @@ def goals(options: Options) -> tuple[Goal, ...]:
             zero(f"{name}.tasks_lost", "accepted tasks that no replica holds"),
             zero(f"{name}.tasks_stuck_pending", "accepted tasks still PENDING once drained"),
             zero(f"{name}.replicas_diverged", "replicas that disagree once replication drained"),
-            Goal(
-                f"{name}.rto_seconds",
-                f"<= {RTO_FACTOR:g} x nominal_failover_seconds",
-                _within_rto(f"{name}.rto_seconds", f"{name}.nominal_failover_seconds"),
+            _within_rto(
+                name,
+                "rto_seconds",
                 "clients were not all served again within 1.5 x the nominal failover time",
             ),
         ]
         if name == "fail-back":
             judged.append(
-                Goal(
-                    f"{name}.failback_seconds",
-                    f"<= {RTO_FACTOR:g} x nominal_failover_seconds",
-                    _within_rto(f"{name}.failback_seconds", f"{name}.nominal_failover_seconds"),
+                _within_rto(
+                    name,
+                    "failback_seconds",
                     "the recovered region did not take its clients back in time",
                 )
             )
@@ -294,7 +294,6 @@ def _environment(
         "BREAKER_OPEN_SECONDS": "1",
         "BREAKER_PROBE_LEASE_SECONDS": "3",
         "MAX_RECEIVE_COUNT": str(options.max_receive_count),
-        "VISIBILITY_TIMEOUT_SECONDS": str(options.visibility_s),
         "DEADLINE_MARGIN_MS": "300",
         "REPLICATION_GRACE_SECONDS": str(
             max(1, round(options.clock.wall(options.replication_grace_s)))

@@ -126,8 +126,3 @@ def task_items(resources: Resources) -> list[dict[str, Any]]:
         for page in paginator.paginate(TableName=resources.table_name, ConsistentRead=True)
         for item in page["Items"]
     ]
-
-
-def statuses(resources: Resources) -> dict[str, str]:
-    """taskId -> status of every task in the table."""
-    return {item["taskId"]["S"]: item["status"]["S"] for item in task_items(resources)}
