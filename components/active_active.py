@@ -132,6 +132,7 @@ class ActiveActiveService(pulumi.ComponentResource):
         tags = {"service": name}
 
         home = settings.home_region
+        strong = settings.table_consistency == "strong"
         self.table = GlobalTable(
             f"{name}-tasks",
             GlobalTableArgs(
@@ -139,9 +140,13 @@ class ActiveActiveService(pulumi.ComponentResource):
                 # Named, not implied by the order of `regions`: reordering them moves nothing.
                 home_region=home,
                 hash_key="taskId",
-                ttl_attribute="expiresAt",
+                # A strongly consistent table has no TTL: expired tasks stay, and the handlers'
+                # check of expiresAt on read (TaskRecord.is_expired) is what hides them.
+                ttl_attribute=None if strong else "expiresAt",
                 # Their replicas lose deletion protection, so the next update can remove them.
                 retiring_regions=settings.retiring_regions,
+                consistency=settings.table_consistency,
+                witness_region=settings.table_witness_region,
                 tags=tags,
             ),
             opts=child,

@@ -2,12 +2,62 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 import pulumi
 import pulumi_aws as aws
 
+from resilience_policies import thresholds
+
 from .inputs import as_args, schema_args
 from .tokens import component_type, keep_previous_token
+
+#: `eventual`: multi-Region eventual consistency (MREC, DynamoDB's default); `strong`:
+#: multi-Region strong consistency (MRSC).
+CONSISTENCY_MODES: Final[tuple[str, ...]] = ("eventual", "strong")
+#: A table whose replicas are STRONG is refused any of these by DynamoDB (developer guide,
+#: V2globaltables_HowItWorks.html): TTL, local secondary indexes, transactions.
+MRSC_UNSUPPORTED: Final[str] = "TTL, local secondary indexes and transactions"
+
+
+def mrsc_region_problems(regions: Sequence[str], witness: str | None) -> dict[str, str]:
+    """What keeps `regions` (the table's and its replicas') and `witness` from forming a
+    strongly consistent table, keyed by "regions" or "witness"; each message says why, the
+    caller adds the names and the fix."""
+    problems: dict[str, str] = {}
+    participants = [*regions, *([witness] if witness else [])]
+    if witness is not None and witness in regions:
+        problems["witness"] = (
+            f"{witness} also holds a replica; a witness is a third region that holds none"
+        )
+    elif len(participants) != thresholds.MRSC_REGION_COUNT:
+        problems["witness" if len(regions) == 2 and witness is None else "regions"] = (
+            f"a strongly consistent table spans exactly {thresholds.MRSC_REGION_COUNT} regions "
+            "(the table's and two replicas, or one replica and a witness), got "
+            f"{len(participants)}: {', '.join(participants)}"
+        )
+    elif thresholds.mrsc_region_group(participants) is None:
+        problems["regions"] = (
+            f"{', '.join(participants)} cannot form a strongly consistent table: all three must "
+            f"come from {' or '.join(thresholds.MRSC_REGION_GROUPS)} "
+            f"({', '.join(sorted(set().union(*thresholds.MRSC_REGION_GROUPS.values())))})"
+        )
+    return problems
+
+
+def suggested_witness(regions: Sequence[str]) -> str:
+    """A witness region for two replica regions: from their MRSC group, on the first region's
+    continent when one is left there (the witness is in every write's quorum)."""
+    candidates = [
+        region
+        for group in thresholds.MRSC_REGION_GROUPS.values()
+        if set(regions) <= group
+        for region in sorted(group)
+        if region not in regions
+    ]
+    continent = regions[0].split("-")[0] if regions else ""
+    same = [region for region in candidates if region.startswith(continent + "-")]
+    return (same or candidates or ["us-east-2"])[0]
 
 
 @schema_args
@@ -38,6 +88,13 @@ class GlobalTableArgs:
     home_region: str | None = None
     """Where the table resource lives; unset: the first of `regions`. Name it to keep the table
     in place when `regions` is reordered: moving it replaces the table."""
+    consistency: str = "eventual"
+    """`eventual` (replicas converge, typically within a second; the last writer wins) or `strong`
+    (a write returns once a second region has it; exactly three regions: `regions` and
+    `witnessRegion` together; no TTL). Changing it replaces the table with a new, empty one."""
+    witness_region: str | None = None
+    """With `strong` consistency and two `regions`: the third region, a witness that holds no
+    readable copy and is not in your account, but takes part in every write."""
 
     @property
     def home(self) -> str:
@@ -70,11 +127,50 @@ class GlobalTableArgs:
                 raise ValueError(
                     f"GlobalTableArgs.attributes[{attribute!r}]: {kind!r} must be 'S', 'N' or 'B'."
                 )
+        self._validate_consistency()
+
+    def _validate_consistency(self) -> None:
+        # Named with the schema's property names: other languages set these.
+        if self.consistency not in CONSISTENCY_MODES:
+            raise ValueError(
+                f"GlobalTableArgs.consistency: {self.consistency!r} must be one of "
+                f"{', '.join(CONSISTENCY_MODES)}."
+            )
+        if self.consistency == "eventual":
+            if self.witness_region is not None:
+                raise ValueError(
+                    f"GlobalTableArgs.witnessRegion: {self.witness_region!r} is only for "
+                    "consistency 'strong'; remove it, or set consistency to 'strong'."
+                )
+            return
+        for key, problem in mrsc_region_problems(self.regions, self.witness_region).items():
+            fix = (
+                f"set witnessRegion, e.g. {suggested_witness(self.regions)!r}"
+                if key == "witness" and self.witness_region is None
+                else "choose three regions of one group"
+            )
+            name = "witnessRegion" if key == "witness" else "regions"
+            raise ValueError(f"GlobalTableArgs.{name}: {problem}; {fix}.")
+        if self.ttl_attribute is not None:
+            raise ValueError(
+                f"GlobalTableArgs.ttlAttribute: {self.ttl_attribute!r}, but a strongly consistent "
+                f"table supports no {MRSC_UNSUPPORTED}; set ttlAttribute to null and check expiry "
+                "on read (DynamoDB then never deletes expired items)."
+            )
+        if self.retiring_regions:
+            raise ValueError(
+                f"GlobalTableArgs.retiringRegions: {list(self.retiring_regions)}, but a strongly "
+                "consistent table cannot add or remove one replica or its witness; it keeps its "
+                "three regions until it is replaced. Leave retiringRegions empty."
+            )
 
 
 class GlobalTable(pulumi.ComponentResource):
     """PAY_PER_REQUEST table with replicas, NEW_AND_OLD_IMAGES stream (global tables need it),
     point-in-time recovery on the table and every replica, deletion protection and a TTL.
+
+    With `strong` consistency: STRONG replicas (and a witness), no stream (MRSC does not
+    replicate through it, and nothing here reads it) and no TTL (MRSC does not support it).
 
     Removing a replica region takes two updates: list it in `retiring_regions` (its deletion
     protection goes off), then drop it from `regions` and `retiring_regions` (the replica is
@@ -104,6 +200,15 @@ class GlobalTable(pulumi.ComponentResource):
         if args.range_key:
             key_types[args.range_key] = "S"
         key_types.update(args.attributes)
+        strong = args.consistency == "strong"
+        # The provider updates a mode change in place (consistency_mode and the witness are not
+        # ForceNew), which DynamoDB refuses for a table holding items: MRSC is set up only on an
+        # empty table, and a table's mode never changes. Replacing the table is what a change
+        # of mode is; with STRONG replicas a change of regions is one too (MRSC allows no
+        # replica or witness to be added or removed alone).
+        replaced_on = ["replicas[*].consistencyMode", "globalTableWitness"]
+        if strong:
+            replaced_on.append("replicas[*].regionName")
 
         self.table = aws.dynamodb.Table(
             f"{name}-table",
@@ -115,8 +220,8 @@ class GlobalTable(pulumi.ComponentResource):
                 aws.dynamodb.TableAttributeArgs(name=key, type=kind)
                 for key, kind in key_types.items()
             ],
-            stream_enabled=True,
-            stream_view_type="NEW_AND_OLD_IMAGES",
+            stream_enabled=not strong,
+            stream_view_type=None if strong else "NEW_AND_OLD_IMAGES",
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
             deletion_protection_enabled=args.deletion_protection,
@@ -130,11 +235,17 @@ class GlobalTable(pulumi.ComponentResource):
                     deletion_protection_enabled=args.deletion_protection
                     and region not in args.retiring_regions,
                     propagate_tags=True,
+                    consistency_mode="STRONG" if strong else None,
                 )
                 for region in replica_regions
             ],
+            global_table_witness=aws.dynamodb.TableGlobalTableWitnessArgs(
+                region_name=args.witness_region
+            )
+            if args.witness_region
+            else None,
             tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=replaced_on),
         )
         self._identity = aws.get_caller_identity_output(
             opts=pulumi.InvokeOutputOptions(parent=self)

@@ -13,6 +13,7 @@ from resilience_policies import thresholds
 
 from .api_access import AUTHORIZATION_MODES, DEFAULT_AUTHORIZATION, ApiClient
 from .function import DEFAULT_RUNTIME
+from .global_table import CONSISTENCY_MODES, mrsc_region_problems, suggested_witness
 from .inputs import schema_args
 from .powertools import (
     HANDLER_MIN_PYTHON,
@@ -201,6 +202,16 @@ class ServiceSettings:
     """The `tableRegion` setting: the region that holds the global table resource (every other
     region a replica); empty for the first of regions. Naming it lets regions be reordered without
     moving (replacing) the table."""
+    table_consistency: str = "eventual"
+    """The `tableConsistency` setting: `eventual` (replicas converge, typically within a second;
+    concurrent writes to one item: the last writer wins) or `strong` (multi-Region strong
+    consistency: a write returns once a second region has it; exactly three regions, from
+    regions and tableWitnessRegion; no TTL, no retiring regions). Switching replaces the table
+    with a new, empty one."""
+    table_witness_region: str | None = None
+    """The `tableWitnessRegion` setting: with tableConsistency strong and two regions, the third
+    region of the table: a witness that holds no readable copy but takes part in every write.
+    Empty for none."""
 
     @property
     def serving_regions(self) -> tuple[str, ...]:
@@ -259,6 +270,8 @@ _KEYS: Final[tuple[_Key, ...]] = (
     _Key("dnsTtlSeconds", "dns_ttl_s", "integer"),
     _Key("retiringRegions", "retiring_regions", "array"),
     _Key("tableRegion", "table_region", "string"),
+    _Key("tableConsistency", "table_consistency", "string"),
+    _Key("tableWitnessRegion", "table_witness_region", "string"),
 )
 #: Keys whose values are structured (lists, objects) rather than strings.
 _STRUCTURED_KINDS: Final[frozenset[str]] = frozenset({"array", "objects"})
@@ -621,6 +634,7 @@ def _semantic_problems(settings: ServiceSettings) -> list[str]:
             "of regions), not a replica, and cannot retire. Moving the table to another region "
             "replaces it (a new, empty table): export the data first, or keep this region.",
         )
+    problems.extend(_consistency_problems(settings))
     check(
         len(set(settings.serving_regions)) >= thresholds.MIN_ACTIVE_REGIONS,
         "retiringRegions",
@@ -644,6 +658,59 @@ def _semantic_problems(settings: ServiceSettings) -> list[str]:
         "workerBatchingWindowSeconds",
         "Lambda needs a batching window of at least 1 s for SQS batches above 10.",
     )
+    return problems
+
+
+def _consistency_problems(settings: ServiceSettings) -> list[str]:
+    """tableConsistency and tableWitnessRegion against AWS's limits for strongly consistent
+    (MRSC) tables, which DynamoDB would otherwise report halfway through `pulumi up`."""
+    mode, witness = settings.table_consistency, settings.table_witness_region
+    if mode not in CONSISTENCY_MODES:
+        return [
+            f"{_qualified('tableConsistency')}: {mode!r} must be one of "
+            f"{', '.join(CONSISTENCY_MODES)}, e.g. `pulumi config set tableConsistency eventual`."
+        ]
+    if mode == "eventual":
+        if witness is None:
+            return []
+        return [
+            f"{_qualified('tableWitnessRegion')}: {witness} is a witness of a strongly "
+            "consistent table only; remove it (`pulumi config rm tableWitnessRegion`) or set "
+            "`pulumi config set tableConsistency strong`."
+        ]
+    problems: list[str] = []
+    regions = settings.regions
+    if witness is not None and witness not in KNOWN_REGIONS:
+        problems.append(
+            f"{_qualified('tableWitnessRegion')}: {witness} is not a known AWS commercial region; "
+            "fix the spelling."
+        )
+    for key, problem in mrsc_region_problems(regions, witness).items():
+        if key == "witness" and witness is None:
+            fix = f"`pulumi config set tableWitnessRegion {suggested_witness(regions)}`"
+        elif key == "witness":
+            fix = (
+                "name a region that is not in regions, e.g. "
+                f"`pulumi config set tableWitnessRegion {suggested_witness(regions)}`"
+            )
+        else:
+            fix = (
+                "list exactly three regions of one group (regions plus tableWitnessRegion), or "
+                "keep `pulumi config set tableConsistency eventual`"
+            )
+        name = "tableWitnessRegion" if key == "witness" else "regions"
+        problems.append(f"{_qualified(name)}: {problem}; {fix}.")
+    if settings.retiring_regions:
+        problems.append(
+            f"{_qualified('retiringRegions')}: {', '.join(settings.retiring_regions)} cannot "
+            "retire: a strongly consistent table can neither add nor remove one replica or its "
+            "witness, so its regions stay as they are while tableConsistency is strong. Remove "
+            "retiringRegions (`pulumi config rm retiringRegions`); to move the service, switch "
+            "tableConsistency, which replaces the table (README, Strong consistency)."
+        )
+    # Of what MRSC does not support (TTL, local secondary indexes, transactions), the tasks table
+    # would use only TTL: strong mode deploys it without one, and the handlers' expiry check on
+    # read hides expired tasks. The handlers make no transactions, and the table has no LSI.
     return problems
 
 

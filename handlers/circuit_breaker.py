@@ -103,8 +103,11 @@ _THROTTLE_CODES: Final[frozenset[str]] = frozenset(
         "SlowDown",
     }
 )
-#: Another transaction is writing the same item: contention on one key.
-_CONTENTION_CODES: Final[frozenset[str]] = frozenset({"TransactionInProgressException"})
+#: Another transaction, or (on a strongly consistent global table) another region, is writing
+#: the same item: contention on one key, not a failing table.
+_CONTENTION_CODES: Final[frozenset[str]] = frozenset(
+    {"TransactionInProgressException", "ReplicatedWriteConflictException"}
+)
 
 
 def _throttling_reasons(error: ClientError) -> list[str]:

@@ -62,6 +62,9 @@ RETRYABLE_CODES: Final[frozenset[str]] = frozenset(
         "ProvisionedThroughputExceededException",
         "RequestLimitExceeded",
         "TransactionInProgressException",
+        # A strongly consistent (MRSC) table refuses a write to an item another region is
+        # modifying; AWS documents it as retryable, so it is ridden out like a throttle.
+        "ReplicatedWriteConflictException",
         "SlowDown",
         "RequestTimeout",
         "RequestTimeoutException",

@@ -489,6 +489,11 @@ class TaskStore:
                     TableName=self.settings.table_name,
                     Key={"taskId": {"S": HEALTH_PROBE_KEY}},
                     ProjectionExpression="taskId",
+                    # A region of a strongly consistent (MRSC) table that cannot reach a second
+                    # replica or the witness serves only eventually consistent reads: a strong
+                    # read fails there, so Route53 takes the region out before its writes fail.
+                    # On an eventually consistent table it reads the local replica, as before.
+                    ConsistentRead=True,
                 ),
             )
         except (ClientError, BotoCoreError, DeadlineExceeded) as error:

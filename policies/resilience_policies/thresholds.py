@@ -10,6 +10,7 @@ Every number carries the reason it has the value it has.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 # --- Timeouts that fit together -------------------------------------------------------------
@@ -255,3 +256,44 @@ def estimated_failover_s(
     plus one record TTL. Not a bound: Route53's checkers decide independently and report with a
     delay, and resolvers or clients that cache past the TTL stretch it further."""
     return interval_s * failure_threshold + record_ttl_s
+
+
+#: Multi-Region strong consistency (MRSC) of DynamoDB global tables, shared by the components'
+#: config checks and the pack. "A MRSC global table must be deployed in exactly three Regions":
+#: three replicas, or two replicas and a witness (DynamoDB developer guide,
+#: V2globaltables_HowItWorks.html).
+MRSC_REGION_COUNT: Final[int] = 3
+#: The groups of regions an MRSC table's three regions must all come from. Enforced: AWS's
+#: announcement of 2026-09-24 (aws.amazon.com/about-aws/whats-new/2026/09/
+#: dynamodb-mrsc-additional-regions/) allows "any three-Region configuration across the 15
+#: supported AWS Regions", across continents. It supersedes the three sets the developer guide
+#: and the API reference listed before (US: us-east-1, us-east-2, us-west-2; EU: eu-west-1,
+#: eu-west-2, eu-west-3, eu-central-1; AP: ap-northeast-1..3), which "cannot span Region sets";
+#: to enforce those instead, list them here as three groups.
+MRSC_REGION_GROUPS: Final[dict[str, frozenset[str]]] = {
+    "the 15 MRSC regions of AWS's 2026-09-24 announcement": frozenset(
+        {
+            "us-east-1",
+            "us-east-2",
+            "us-west-2",
+            "ca-central-1",
+            "eu-west-1",
+            "eu-west-2",
+            "eu-west-3",
+            "eu-central-1",
+            "eu-north-1",
+            "eu-south-2",
+            "ap-northeast-1",
+            "ap-northeast-2",
+            "ap-northeast-3",
+            "ap-south-1",
+            "ap-southeast-1",
+        }
+    ),
+}
+
+
+def mrsc_region_group(regions: Iterable[str]) -> str | None:
+    """The name of the MRSC region group that holds all of `regions`, or None."""
+    wanted = set(regions)
+    return next((name for name, group in MRSC_REGION_GROUPS.items() if wanted <= group), None)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from handler_test_support import FakeLambdaContext, MotoResources, call_api, health_event
 
+import aws_clients
 import task_api
+from task_store import HEALTH_PROBE_KEY
 
 
 def test_healthy_when_table_and_queue_answer(
@@ -81,3 +85,25 @@ def test_missing_configuration_is_503_naming_the_variable(
     assert answer.status_code == 503
     assert answer.body["status"] == "unhealthy"
     assert any(variable in str(detail) for detail in answer.body["dependencies"].values())
+
+
+def test_the_table_probe_reads_strongly_so_a_cut_off_strong_region_fails_it(
+    aws: MotoResources, lambda_context: FakeLambdaContext
+) -> None:
+    """On an MRSC table a region that reaches neither the other replica nor the witness
+    answers only eventually consistent reads: the probe must ask for a strong one."""
+    sent: list[dict[str, Any]] = []
+
+    def record(client: Any, service: str) -> None:
+        if service == "dynamodb":
+            client.meta.events.register(
+                "provide-client-params.dynamodb.GetItem",
+                lambda params, **kwargs: sent.append(dict(params)),
+            )
+
+    aws_clients.add_client_hook(record)
+    answer = call_api(task_api.handler, lambda_context, health_event())
+
+    assert answer.status_code == 200
+    probes = [params for params in sent if params["Key"] == {"taskId": {"S": HEALTH_PROBE_KEY}}]
+    assert probes and all(params.get("ConsistentRead") is True for params in probes)

@@ -5,6 +5,13 @@ region without a replica either calls across regions (latency, and an outage of 
 region becomes its outage) or has no data at all. Global tables replicate through streams with
 NEW_AND_OLD_IMAGES.
 
+A table whose replicas are STRONG (multi-Region strong consistency, MRSC) replicates
+synchronously, not through streams: it needs no stream, but AWS's own limits instead. Exactly three
+regions (the table's, and two replicas or one replica and a witness), all from one group of MRSC
+regions (`thresholds.MRSC_REGION_GROUPS`), every replica STRONG (AWS rejects mixed modes), and no
+TTL (MRSC does not support it). A witness holds no readable copy, so it never covers a serving
+region.
+
 Replica coverage presumes a stack that serves from two or more regions (a single-region service
 gets `single-region-service`'s advice instead); the stream settings apply to every table that
 has replicas, since replication runs on them whatever the stack serves. Point-in-time recovery
@@ -29,6 +36,7 @@ from ..model import (
 )
 from ..props import ABSENT, UNKNOWN, at, flag, text
 from ..rulekit import Report, stack_policy
+from ..thresholds import MRSC_REGION_COUNT, MRSC_REGION_GROUPS, mrsc_region_group
 
 NAME = "dynamodb-global-table"
 
@@ -77,6 +85,17 @@ def _table_problems(
             "it has no replica in " + ", ".join(region_label(region) for region in missing)
         )
 
+    modes = {_mode(replica) for replica in replica_entries}
+    if "STRONG" in modes:
+        problems.extend(_strong_problems(table, replica_entries, modes))
+        return problems
+    witness = text(table.props, "globalTableWitness", "regionName")
+    if isinstance(witness, str):
+        problems.append(
+            f"it has a witness ({witness}) but no STRONG replica (a witness serves only a "
+            "strongly consistent table)"
+        )
+
     replicated = bool(replica_entries) or bool(replica_resources) or bool(regions)
     if replicated:
         if flag(table.props, "streamEnabled") in (ABSENT, False):
@@ -86,6 +105,57 @@ def _table_problems(
             shown = "not set" if view is ABSENT else view
             problems.append(f"streamViewType is {shown}, not NEW_AND_OLD_IMAGES")
     return problems
+
+
+def _mode(replica: Any) -> str:
+    """A replica entry's consistency mode: EVENTUAL unless set (the provider's default)."""
+    mode = text(replica, "consistencyMode")
+    if mode is UNKNOWN:
+        return "UNKNOWN"
+    return mode.upper() if isinstance(mode, str) and mode else "EVENTUAL"
+
+
+def _strong_problems(table: Resource, replica_entries: list[Any], modes: set[str]) -> list[str]:
+    """What AWS refuses in a table with STRONG replicas (multi-Region strong consistency)."""
+    problems: list[str] = []
+    if modes - {"STRONG", "UNKNOWN"}:
+        problems.append(
+            "its replicas mix STRONG with "
+            + ", ".join(sorted(modes - {"STRONG", "UNKNOWN"}))
+            + " consistency (AWS rejects mixed modes: every replica STRONG, or none)"
+        )
+    witness = text(table.props, "globalTableWitness", "regionName")
+    participants = [table.region]
+    for replica in replica_entries:
+        region = text(replica, "regionName")
+        if isinstance(region, str):
+            participants.append(region)
+    if isinstance(witness, str):
+        participants.append(witness)
+    decided = witness is not UNKNOWN and len(participants) == 1 + len(replica_entries) + (
+        1 if isinstance(witness, str) else 0
+    )
+    if decided and table.region != UNKNOWN_REGION:
+        if len(participants) != MRSC_REGION_COUNT:
+            problems.append(
+                f"strong consistency spans exactly {MRSC_REGION_COUNT} regions (the table's and "
+                f"two replicas, or one replica and a witness), it has {len(participants)}: "
+                + ", ".join(participants)
+            )
+        elif mrsc_region_group(participants) is None:
+            problems.append(
+                f"{', '.join(participants)} cannot form a strongly consistent table: all three "
+                f"must come from {' or '.join(MRSC_REGION_GROUPS)}"
+            )
+    ttl = flag(table.props, "ttl", "enabled")
+    if ttl is True:
+        problems.append("it enables TTL, which a strongly consistent table does not support")
+    return problems
+
+
+def _entries(table: Resource) -> list[Any]:
+    replicas = at(table.props, "replicas")
+    return replicas if isinstance(replicas, list) else []
 
 
 def check(model: StackModel, settings: Mapping[str, Any], report: Report) -> None:
@@ -109,6 +179,16 @@ def check(model: StackModel, settings: Mapping[str, Any], report: Report) -> Non
             )
         else:
             where, opt_out = "with replicas", ""
+        if any(_mode(entry) == "STRONG" for entry in _entries(table)):
+            report(
+                f"Table '{table.name}' ({region_label(table.region)}) with STRONG replicas "
+                f"(multi-Region strong consistency): {'; '.join(problems)}. Fix: "
+                "replicas=[{'region_name': ..., 'consistency_mode': 'STRONG'}] for two other "
+                "regions, or one and global_table_witness={'region_name': ...}, from one MRSC "
+                f"region group; no ttl{opt_out}.",
+                table.urn,
+            )
+            continue
         report(
             f"Table '{table.name}' ({region_label(table.region)}) {where}: "
             f"{'; '.join(problems)}. Every serving region needs its own writable copy, "
@@ -123,7 +203,8 @@ POLICY = stack_policy(
     config=CONFIG,
     description=(
         "In a stack that serves from several regions, every DynamoDB table has a replica in each "
-        "of them; every replicated table streams NEW_AND_OLD_IMAGES."
+        "of them; every replicated table streams NEW_AND_OLD_IMAGES, or is strongly consistent "
+        "within AWS's limits (three regions of one MRSC group, no mixed modes, no TTL)."
     ),
     check=check,
     level=EnforcementLevel.MANDATORY,

@@ -73,6 +73,39 @@ def http_api_second_region() -> StackBuilder:
     return b
 
 
+def strong(
+    regions: tuple[str, ...] = ("us-east-1", "eu-west-1"),
+    witness: str | None = "us-east-2",
+    modes: tuple[str, ...] = ("STRONG",),
+    ttl: bool = False,
+) -> StackBuilder:
+    """The service with a strongly consistent (MRSC) table: STRONG replicas (each entry's mode
+    from `modes`, the last repeated), a witness unless None, no stream and no TTL unless `ttl`."""
+    b = active_active_stack(regions)
+    table = b.named(TABLE).inputs
+    for index, replica in enumerate(table["replicas"]):
+        mode = modes[min(index, len(modes) - 1)]
+        if mode:  # "": not set
+            replica["consistencyMode"] = mode
+    if witness is not None:
+        table["globalTableWitness"] = {"regionName": witness}
+    table["streamEnabled"] = False
+    del table["streamViewType"]
+    if not ttl:
+        del table["ttl"]
+    return b
+
+
+def witness_in_a_serving_region() -> StackBuilder:
+    """Serving from three regions, with a replica in two and the witness in the third."""
+    b = strong(("us-east-1", "eu-west-1", "ap-northeast-1"), witness="ap-northeast-1")
+    replicas = b.named(TABLE).inputs["replicas"]
+    replicas[:] = [entry for entry in replicas if entry["regionName"] != "ap-northeast-1"]
+    return b
+
+
+STRONG_TABLE = "Table 'tasks-tasks-table' (region us-east-1) with STRONG replicas"
+
 NO_REPLICA = Expect(
     TABLE,
     (
@@ -137,6 +170,49 @@ CASES = {
         http_api_second_region,
         (Expect(TABLE, ("serves from eu-west-1, us-east-1", "no replica in region eu-west-1")),),
         preview=True,
+    ),
+    # Multi-Region strong consistency: two replicas and a witness, or three replicas, without a
+    # stream, are valid multi-region tables; AWS's limits are findings.
+    "pass-strong-with-witness": Case(strong, preview=True),
+    "pass-strong-three-replicas": Case(
+        lambda: strong(("us-east-1", "eu-west-1", "us-west-2"), witness=None), preview=True
+    ),
+    "fail-strong-mixed-modes": Case(
+        lambda: strong(("us-east-1", "eu-west-1", "us-west-2"), None, ("STRONG", "EVENTUAL")),
+        (Expect(TABLE, (STRONG_TABLE, "mix STRONG with EVENTUAL", "AWS rejects mixed modes")),),
+    ),
+    # No consistencyMode on an entry is the provider's default, EVENTUAL.
+    "fail-strong-mode-unset-on-one-replica": Case(
+        lambda: strong(("us-east-1", "eu-west-1", "us-west-2"), None, ("STRONG", "")),
+        (Expect(TABLE, ("mix STRONG with EVENTUAL",)),),
+        preview=True,
+    ),
+    "fail-strong-ttl": Case(
+        lambda: strong(ttl=True),
+        (Expect(TABLE, (STRONG_TABLE, "enables TTL", "no ttl")),),
+        preview=True,
+    ),
+    "fail-strong-two-regions-no-witness": Case(
+        lambda: strong(witness=None),
+        (Expect(TABLE, ("exactly 3 regions", "it has 2: us-east-1, eu-west-1")),),
+    ),
+    "fail-strong-four-regions": Case(
+        lambda: strong(("us-east-1", "eu-west-1", "us-west-2")),
+        (Expect(TABLE, ("it has 4: us-east-1, eu-west-1, us-west-2, us-east-2",)),),
+    ),
+    "fail-strong-region-outside-mrsc": Case(
+        lambda: strong(witness="sa-east-1"),
+        (Expect(TABLE, ("us-east-1, eu-west-1, sa-east-1 cannot form a strongly consistent",)),),
+        preview=True,
+    ),
+    # The witness holds no readable copy: a serving region it names still lacks a replica.
+    "fail-strong-witness-is-no-replica": Case(
+        witness_in_a_serving_region,
+        (Expect(TABLE, ("it has no replica in region ap-northeast-1",)),),
+    ),
+    "fail-witness-without-strong-replicas": Case(
+        lambda: strong(modes=("EVENTUAL",)),
+        (Expect(TABLE, ("witness (us-east-2) but no STRONG replica",)),),
     ),
 }
 
