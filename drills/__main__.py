@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from .output import table
 from .verdicts import Goal, judge, lines, missed, report
@@ -49,20 +49,90 @@ def _judged(result: dict[str, Any], goals: Sequence[Goal], json_path: str | None
     return 1 if missed(verdicts) else 0
 
 
+#: gameday options that only a live run takes, and the local ones a live run refuses.
+_LIVE_ONLY: Final = ("dry_run", "i_mean_prod", "api_key_file", "outputs", "restore_file")
+_LOCAL_ONLY: Final = ("consistency", "compression")
+
+
+def _option(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def _gameday_live(
+    parser: argparse.ArgumentParser, arguments: argparse.Namespace, options: Any
+) -> int:
+    import os
+    from pathlib import Path
+
+    from . import gameday as drill
+    from . import live
+
+    try:
+        stack = live.load_stack(
+            options.project, options.stack, Path(arguments.outputs) if arguments.outputs else None
+        )
+        live.check_allowed(stack, arguments.i_mean_prod or 0)
+        key = live.api_key(
+            stack, Path(arguments.api_key_file) if arguments.api_key_file else None, os.environ
+        )
+        settings = drill.read_stack_settings(options.project, options.stack)
+        network = live.LiveNetwork(stack, api_key=key)
+        restore_path = Path(arguments.restore_file or f"gameday-{stack.name}-restore.json")
+        result = live.run(
+            options,
+            stack,
+            settings,
+            network,
+            live.FaultParameters(stack),
+            restore_path,
+            dry_run=bool(arguments.dry_run),
+        )
+    except ValueError as error:
+        parser.error(f"gameday --live: {error}")
+    except KeyboardInterrupt:
+        print("gameday --live: interrupted; the fault parameters were put back", file=sys.stderr)
+        return 130
+    if result is None:
+        return 0
+    for entry in result["scenarios"]:
+        print(table(f"gameday {entry['name']} (live, {stack.name})", entry))
+        print()
+    return _judged(result, live.goals([e["name"] for e in result["scenarios"]]), arguments.json)
+
+
 def _gameday(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> int:
     from pathlib import Path
 
     from . import gameday as drill
 
+    if arguments.restore:
+        from . import live
+
+        if arguments.live:
+            parser.error("gameday --restore: restores only; run it without --live")
+        try:
+            restored = live.restore_from_file(Path(arguments.restore))
+        except ValueError as error:
+            parser.error(f"gameday: {error}")
+        print(f"restored: {', '.join(restored)}")
+        return 0
+    mode, wrong = ("--live", _LOCAL_ONLY) if arguments.live else ("the local game day", _LIVE_ONLY)
+    for dest in wrong:
+        if getattr(arguments, dest) is not None:
+            needs = "--live" if not arguments.live else "the local game day (without --live)"
+            parser.error(f"gameday: {_option(dest)} is for {needs}, not {mode}")
     try:
         options = drill.Options(
             tasks=arguments.tasks,
-            consistency=arguments.consistency,
+            consistency=arguments.consistency or "eventual",
             scenarios=tuple(arguments.scenario or drill.SCENARIOS),
-            compression=arguments.compression,
+            # A deployed stack's time is real time.
+            compression=1.0 if arguments.live else (arguments.compression or 10.0),
             project=Path(arguments.project).resolve() if arguments.project else drill.ROOT,
             stack=arguments.stack,
         )
+        if arguments.live:
+            return _gameday_live(parser, arguments, options)
         settings = drill.read_stack_settings(options.project, options.stack)
     except ValueError as error:
         parser.error(f"gameday: {error}")
@@ -126,8 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     gameday.add_argument(
         "--consistency",
         choices=("eventual", "strong"),
-        default="eventual",
-        help="the global table's mode: eventual (MREC, default) or strong (MRSC)",
+        default=None,
+        help="the global table's mode: eventual (MREC, default) or strong (MRSC); local only",
     )
     gameday.add_argument(
         "--scenario",
@@ -138,8 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     gameday.add_argument(
         "--compression",
         type=_positive(float, "--compression"),
-        default=10.0,
-        help="time runs this many times faster; figures stay in real seconds (default 10)",
+        default=None,
+        help="time runs this many times faster; figures stay in real seconds (default 10); "
+        "local only",
     )
     gameday.add_argument(
         "--project",
@@ -148,6 +219,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     gameday.add_argument("--stack", default="prod", help="the stack to read (default prod)")
     gameday.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    gameday.add_argument(
+        "--live",
+        action="store_true",
+        help="run against the deployed stack (--stack): only the scenarios its fault "
+        "parameters can express; see drills/README.md",
+    )
+    gameday.add_argument(
+        "--dry-run",
+        action="store_true",
+        default=None,
+        help="--live: print the plan (parameters, values, scenarios, duration) and change nothing",
+    )
+    gameday.add_argument(
+        "--i-mean-prod",
+        action="count",
+        help="--live: give it twice to run against a protected stack (prod, or one whose config "
+        "does not set faultInjectionAllowed)",
+    )
+    gameday.add_argument(
+        "--api-key-file",
+        metavar="FILE",
+        help="--live on an apiKey stack: the file holding the key's value (or $GAMEDAY_API_KEY)",
+    )
+    gameday.add_argument(
+        "--outputs",
+        metavar="FILE",
+        help="--live: the stack's outputs (`pulumi stack output --json`); by default that "
+        "command is run",
+    )
+    gameday.add_argument(
+        "--restore-file",
+        metavar="FILE",
+        help="--live: where the old parameter values are written before any change (default "
+        "gameday-<stack>-restore.json; removed once they are put back)",
+    )
+    gameday.add_argument(
+        "--restore",
+        metavar="FILE",
+        help="put back the parameter values a restore file holds (after a crashed --live run)",
+    )
     sabotage = commands.add_parser(
         "sabotage", help="run a drill on a copy of the project with one mechanism removed"
     )

@@ -393,14 +393,7 @@ def _environment(
 ) -> dict[str, str]:
     """What a region's functions get (the components set the same variables)."""
     return {
-        "AWS_ENDPOINT_URL": url,
-        "AWS_REGION": resources.region,
-        "AWS_DEFAULT_REGION": resources.region,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "TABLE_NAME": resources.table_name,
-        "QUEUE_URL": resources.queue_url,
-        "BREAKER_TABLE_NAME": resources.breaker_table_name,
+        **local_aws.function_environment(url, resources),
         "BREAKER_FAILURE_THRESHOLD": str(threshold),
         "BREAKER_OPEN_SECONDS": str(scenario.breaker_open_s),
         "BREAKER_PROBE_LEASE_SECONDS": "3",

@@ -31,10 +31,10 @@ import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import boto3
 
@@ -73,6 +73,13 @@ SCENARIOS: Final[tuple[str, ...]] = (
 #: A region's failover must take at most this many times the stack's nominal failover time.
 RTO_FACTOR: Final[float] = 1.5
 RETRYABLE_STATUS: Final = frozenset({429, 500, 502, 503, 504})
+#: The scenarios whose fault is the handlers' own fault injection (the region's SSM parameter):
+#: the only ones a deployed stack can be given (`live.py`); fail-back ends the same fault.
+SSM_FAULTS: Final[Mapping[str, Mapping[str, Any]]] = {
+    "region-api-down": {"api": {"statusCode": 503, "rate": 1.0}},
+    "fail-back": {"api": {"statusCode": 503, "rate": 1.0}},
+    "region-dynamodb-errors": {"dependencies": {"table": {"errorRate": 1.0}}},
+}
 DONE_STATUSES: Final = frozenset({"SUCCEEDED", "FAILED", "ENQUEUE_FAILED"})
 
 KEYS: Final = (
@@ -283,14 +290,7 @@ def _environment(
     url: str, region: str, options: Options, resources: local_aws.Resources
 ) -> dict[str, str]:
     return {
-        "AWS_ENDPOINT_URL": url,
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "TABLE_NAME": resources.table_name,
-        "QUEUE_URL": resources.queue_url,
-        "BREAKER_TABLE_NAME": resources.breaker_table_name,
+        **local_aws.function_environment(url, resources),
         "BREAKER_OPEN_SECONDS": "1",
         "BREAKER_PROBE_LEASE_SECONDS": "3",
         "MAX_RECEIVE_COUNT": str(options.max_receive_count),
@@ -410,40 +410,97 @@ class RegionGateway(LocalGateway):
 # --- Clients ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Clients:
-    """Every client of a scenario, sharing the emulated DNS and the regions' gateways."""
+class Name(Protocol):
+    """The service's name as one client sees it: the region it resolves to now."""
 
-    options: Options
+    latency_order: tuple[str, ...]
+
+    def region(self) -> str: ...
+
+
+class Network(Protocol):
+    """What clients reach the service through: the seam between the world a game day drives
+    (the local one here, a deployed stack's in `live.py`) and the clients that measure it."""
+
+    def name(self, latency_order: tuple[str, ...]) -> Name:
+        """A client's view of the service's name (`latency_order`: its nearest regions)."""
+        ...
+
+    def send(
+        self,
+        region: str,
+        method: str,
+        route: str,
+        body: str | None,
+        headers: Mapping[str, str],
+        timeout_s: float,
+    ) -> HttpAnswer:
+        """One authorized request to `route` ('/tasks') of `region`'s API; ClientTimeout when
+        no answer came within `timeout_s` (wall)."""
+        ...
+
+
+@dataclass
+class LocalNetwork:
+    """The emulated DNS, and each region's local API Gateway behind SigV4."""
+
     resolver: Resolver
     gateways: Mapping[str, RegionGateway]
-    regions: tuple[str, ...]
-    started: float
-    deadline: float
-    rng: random.Random
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    calls: list[CallRecord] = field(default_factory=list)
     signers: dict[str, SignedClient] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.signers = {
             region: SignedClient(region=region, credentials=DRILL_CREDENTIALS)
-            for region in self.regions
+            for region in self.gateways
         }
+
+    def name(self, latency_order: tuple[str, ...]) -> Name:
+        return CachedName(self.resolver, latency_order)
+
+    def send(
+        self,
+        region: str,
+        method: str,
+        route: str,
+        body: str | None,
+        headers: Mapping[str, str],
+        timeout_s: float,
+    ) -> HttpAnswer:
+        transport = self.gateways[region].transport(timeout=timeout_s)
+        return self.signers[region].call(
+            method, f"{BASE_URL}{route}", body, headers, transport=transport
+        )
+
+
+@dataclass
+class Clients:
+    """Every client of a scenario, sharing the network (names and regions' APIs)."""
+
+    options: Options
+    network: Network
+    started: float
+    deadline: float
+    rng: random.Random
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    calls: list[CallRecord] = field(default_factory=list)
+    #: Request index -> the status its client last read once the task was done.
+    finished: dict[int, str] = field(default_factory=dict)
+    #: Set to make every client give up at once (the run was interrupted).
+    stopped: threading.Event = field(default_factory=threading.Event)
 
     def _wall(self, real_s: float) -> float:
         return self.options.clock.wall(real_s)
 
+    def _going(self) -> bool:
+        return time.monotonic() < self.deadline and not self.stopped.is_set()
+
     def _call(
-        self, name: CachedName, method: str, url: str, body: str | None, headers: dict[str, str]
+        self, name: Name, method: str, route: str, body: str | None, headers: dict[str, str]
     ) -> tuple[str, HttpAnswer | None]:
         region = name.region()
-        transport = self.gateways[region].transport(
-            timeout=self._wall(self.options.client_timeout_s)
-        )
         try:
-            answer: HttpAnswer | None = self.signers[region].call(
-                method, url, body, headers, transport=transport
+            answer: HttpAnswer | None = self.network.send(
+                region, method, route, body, headers, self._wall(self.options.client_timeout_s)
             )
         except ClientTimeout:
             answer = None
@@ -460,17 +517,17 @@ class Clients:
         if answer is not None:
             with contextlib.suppress(ValueError):
                 retry_after = max(0.0, float(answer.headers.get("retry-after", "0")))
-        time.sleep(self._wall(max(backoff, retry_after)))
+        self.stopped.wait(self._wall(max(backoff, retry_after)))
 
     def run(self, request: Request, order: tuple[str, ...]) -> None:
         """Submit until a 202 reaches the client, then poll the task until it is done."""
-        name = CachedName(self.resolver, order)
+        name = self.network.name(order)
         task_id: str | None = None
         attempt = 0
-        while time.monotonic() < self.deadline:
+        while self._going():
             request.note_send(time.monotonic() - self.started)
             _, answer = self._call(
-                name, "POST", f"{BASE_URL}/tasks", request.body, {"Idempotency-Key": request.key}
+                name, "POST", "/tasks", request.body, {"Idempotency-Key": request.key}
             )
             attempt += 1
             if answer is not None:
@@ -489,11 +546,15 @@ class Clients:
         if request.accepted_s is None or task_id is None:
             return
         attempt = 0
-        while time.monotonic() < self.deadline:
-            time.sleep(self._wall(self.options.poll_s))
-            _, answer = self._call(name, "GET", f"{BASE_URL}/tasks/{task_id}", None, {})
+        while self._going():
+            if self.stopped.wait(self._wall(self.options.poll_s)):
+                return
+            _, answer = self._call(name, "GET", f"/tasks/{task_id}", None, {})
             if answer is not None and answer.status == 200:
-                if answer.json().get("status") in DONE_STATUSES:
+                status = answer.json().get("status")
+                if status in DONE_STATUSES:
+                    with self.lock:
+                        self.finished[request.index] = str(status)
                     return
                 continue
             if answer is not None and answer.status == 404:
@@ -628,59 +689,19 @@ def run_scenario(world: World, name: str) -> dict[str, Any]:
     time.sleep(clock.wall(settings.interval_s))
 
     nominal = settings.nominal_failover_s(options.alias_ttl_s)
-    before = clock.wall(options.before_s or nominal / 2)
-    fault = clock.wall(options.fault_s or 2 * nominal)
-    after = clock.wall(options.after_s or (2 * nominal if name == "fail-back" else nominal / 2))
-    total = before + fault + after
-    rps = options.tasks / total
-    ledger = Ledger(
-        [
-            Request(
-                n, f"{name}-{options.consistency}-{n}", regions[n % len(regions)], (n + 0.5) / rps
-            )
-            for n in range(options.tasks)
-        ]
-    )
-    started = time.monotonic()
-    clients = Clients(
-        options,
-        resolver,
-        gateways,
-        regions,
-        started,
-        started + total + clock.wall(options.drain_s),
-        random.Random(options.seed),
-    )
-    fault_start, fault_end = started + before, started + before + fault
+    timeline = Timeline.of(options, name, nominal)
+    ledger = scenario_ledger(options, name, regions, timeline)
     flood = _Flood(gateways[fault_region], options, settings, fault_region)
-    faulted: list[tuple[float, float, str]] = []
-
-    def timeline() -> None:
-        time.sleep(max(0.0, fault_start - time.monotonic()))
-        _start_fault(world, name, fault_region, gateways, replicator, flood)
-        time.sleep(max(0.0, fault_end - time.monotonic()))
-        _end_fault(world, name, fault_region, gateways, replicator, flood)
-
-    if name in ("region-api-down", "fail-back", "region-black-hole", "region-dynamodb-errors"):
-        faulted.append((fault_start, fault_end, fault_region))
-    driver = threading.Thread(target=timeline, daemon=True)
-    driver.start()
-    threads: list[threading.Thread] = []
-    bar = Progress(f"gameday {name} ({options.consistency})", options.tasks)
-    for request in ledger.requests:
-        wait = started + request.intended_s - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        home = request.region
-        order = (home, *(r for r in regions if r != home))
-        thread = threading.Thread(target=clients.run, args=(request, order), daemon=True)
-        thread.start()
-        threads.append(thread)
-        bar.update(len(threads))
-    for thread in threads:
-        thread.join()
-    driver.join()
-    bar.close()
+    driven = drive(
+        options,
+        name,
+        ledger,
+        LocalNetwork(resolver, gateways),
+        regions,
+        timeline,
+        lambda: _start_fault(world, name, fault_region, gateways, replicator, flood),
+        lambda: _end_fault(world, name, fault_region, gateways, replicator, flood),
+    )
     checks.stop()
     _drain_queues(world, 60)
     if replicator is not None:
@@ -718,10 +739,9 @@ def run_scenario(world: World, name: str) -> dict[str, Any]:
         task_key = by_index.get(request.index)
         computed = world.observed.computed_in.get(task_key or "", set())
         duplicates += len(named) > 1 or len(computed) > 1
+    figures = client_figures(name, fault_region, ledger, driven, nominal, clock)
     return {
-        "name": name,
-        "fault_region": fault_region,
-        "tasks_submitted": len(ledger.requests),
+        **figures,
         "tasks_accepted": counted.accepted,
         "tasks_lost": counted.lost,
         "tasks_stuck_pending": counted.pending,
@@ -731,17 +751,157 @@ def run_scenario(world: World, name: str) -> dict[str, Any]:
             replicator.conflicts if replicator is not None else world.observed.conflicts
         ),
         "replicas_diverged": diverged,
-        "false_failovers": _false_failovers(checks.transitions, faulted),
-        "rto_seconds": round(clock.real(_rto(clients.calls, fault_start)), 1),
-        "failback_seconds": _failback(clients.calls, fault_end, fault_region, faulted, clock),
-        "nominal_failover_seconds": nominal,
-        "failed_calls": sum(1 for call in clients.calls if not call.served),
-        "calls_by_region": dict(Counter(call.region for call in clients.calls)),
+        "false_failovers": _false_failovers(checks.transitions, driven.faulted),
         "flood_requests": flood.sent,
         "flood_throttled": sum(gateways[fault_region].throttled.values()),
         "health_observations": checks.observations,
         "health_failures": dict(checks.failures),
-        "seconds": round(time.monotonic() - started, 1),
+        "seconds": round(time.monotonic() - driven.started, 1),
+    }
+
+
+# --- What every world shares: the timeline, the clients, the figures ------------------------
+
+#: The scenarios that take a region away (its clients must fail over).
+REGION_FAULTS: Final = frozenset(
+    {"region-api-down", "fail-back", "region-black-hole", "region-dynamodb-errors"}
+)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A scenario's phases, in wall seconds."""
+
+    before: float
+    fault: float
+    after: float
+
+    @classmethod
+    def of(cls, options: Options, name: str, nominal_s: float) -> Timeline:
+        """`before` N/2, `fault` 2N, `after` N/2 (2N for fail-back), unless the options set
+        them; N the stack's nominal failover time."""
+        clock = options.clock
+        return cls(
+            clock.wall(options.before_s or nominal_s / 2),
+            clock.wall(options.fault_s or 2 * nominal_s),
+            clock.wall(
+                options.after_s or (2 * nominal_s if name == "fail-back" else nominal_s / 2)
+            ),
+        )
+
+    @property
+    def total(self) -> float:
+        return self.before + self.fault + self.after
+
+
+def scenario_ledger(
+    options: Options, name: str, regions: Sequence[str], timeline: Timeline
+) -> Ledger:
+    """`options.tasks` requests at a steady rate over the timeline, homes taken in turn."""
+    rps = options.tasks / timeline.total
+    return Ledger(
+        [
+            Request(
+                n, f"{name}-{options.consistency}-{n}", regions[n % len(regions)], (n + 0.5) / rps
+            )
+            for n in range(options.tasks)
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class Driven:
+    """A scenario's clients once they are all done, and when its fault was on (monotonic)."""
+
+    clients: Clients
+    started: float
+    fault_start: float
+    fault_end: float
+    #: (start, end, region) of each region taken away.
+    faulted: tuple[tuple[float, float, str], ...]
+
+
+def drive(
+    options: Options,
+    name: str,
+    ledger: Ledger,
+    network: Network,
+    regions: Sequence[str],
+    timeline: Timeline,
+    start_fault: Callable[[], None],
+    end_fault: Callable[[], None],
+) -> Driven:
+    """Send the ledger's requests open loop through `network`, the fault on from `before` for
+    `fault` seconds. Interrupted (KeyboardInterrupt), the clients stop, and the fault is ended
+    before this returns, so whoever restores the world afterwards has the last word."""
+    started = time.monotonic()
+    clients = Clients(
+        options,
+        network,
+        started,
+        started + timeline.total + options.clock.wall(options.drain_s),
+        random.Random(options.seed),
+    )
+    fault_start = started + timeline.before
+    fault_end = fault_start + timeline.fault
+    stop = threading.Event()
+
+    def run_timeline() -> None:
+        if stop.wait(max(0.0, fault_start - time.monotonic())):
+            return
+        try:
+            start_fault()
+            stop.wait(max(0.0, fault_end - time.monotonic()))
+        finally:
+            end_fault()
+
+    driver = threading.Thread(target=run_timeline, daemon=True)
+    threads: list[threading.Thread] = []
+    bar = Progress(f"gameday {name} ({options.consistency})", options.tasks)
+    try:
+        driver.start()
+        for request in ledger.requests:
+            wait = started + request.intended_s - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            home = request.region
+            order = (home, *(r for r in regions if r != home))
+            thread = threading.Thread(target=clients.run, args=(request, order), daemon=True)
+            thread.start()
+            threads.append(thread)
+            bar.update(len(threads))
+        for thread in threads:
+            thread.join()
+    finally:
+        stop.set()
+        clients.stopped.set()
+        driver.join()
+        bar.close()
+    faulted = ((fault_start, fault_end, regions[0]),) if name in REGION_FAULTS else ()
+    return Driven(clients, started, fault_start, fault_end, faulted)
+
+
+def client_figures(
+    name: str,
+    fault_region: str,
+    ledger: Ledger,
+    driven: Driven,
+    nominal_s: float,
+    clock: Clock,
+) -> dict[str, Any]:
+    """The keys measured at the clients, the same in every world."""
+    calls = driven.clients.calls
+    return {
+        "name": name,
+        "fault_region": fault_region,
+        "tasks_submitted": len(ledger.requests),
+        "tasks_accepted": sum(1 for r in ledger.requests if r.accepted_s is not None),
+        "rto_seconds": round(clock.real(_rto(calls, driven.fault_start)), 1),
+        "failback_seconds": _failback(calls, driven.fault_end, fault_region, driven.faulted, clock),
+        "nominal_failover_seconds": nominal_s,
+        "failed_calls": sum(1 for call in calls if not call.served),
+        "calls_by_region": dict(Counter(call.region for call in calls)),
+        "seconds": round(time.monotonic() - driven.started, 1),
     }
 
 
@@ -753,10 +913,8 @@ def _start_fault(
     replicator: Replicator | None,
     flood: _Flood,
 ) -> None:
-    if name in ("region-api-down", "fail-back"):
-        world.set_fault(region, {"api": {"statusCode": 503, "rate": 1.0}})
-    elif name == "region-dynamodb-errors":
-        world.set_fault(region, {"dependencies": {"table": {"errorRate": 1.0}}})
+    if name in SSM_FAULTS:
+        world.set_fault(region, SSM_FAULTS[name])
     elif name == "region-black-hole":
         gateways[region].black_hole.set()
     elif name == "replication-stalled" and replicator is not None:

@@ -103,14 +103,7 @@ def local_api(
         url, "eu-west-1", max_receive_count=MAX_RECEIVE_COUNT, visibility_s=VISIBILITY_S
     )
     environment = {
-        "AWS_ENDPOINT_URL": url,
-        "AWS_REGION": "eu-west-1",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "TABLE_NAME": resources.table_name,
-        "QUEUE_URL": resources.queue_url,
-        "BREAKER_TABLE_NAME": resources.breaker_table_name,
+        **local_aws.function_environment(url, resources),
         "MAX_RECEIVE_COUNT": str(MAX_RECEIVE_COUNT),
         "DEADLINE_MARGIN_MS": "300",
         "TASK_PROCESSING_WINDOW_SECONDS": str(MAX_RECEIVE_COUNT * VISIBILITY_S + 4),

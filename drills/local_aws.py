@@ -108,6 +108,21 @@ def create(
     )
 
 
+def function_environment(url: str, resources: Resources) -> dict[str, str]:
+    """What every task function of a region gets to reach its resources on the local endpoint
+    (the components set the same variables in AWS, less the endpoint and the credentials)."""
+    return {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_REGION": resources.region,
+        "AWS_DEFAULT_REGION": resources.region,
+        "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
+        "TABLE_NAME": resources.table_name,
+        "QUEUE_URL": resources.queue_url,
+        "BREAKER_TABLE_NAME": resources.breaker_table_name,
+    }
+
+
 def queue_depth(sqs: Any, url: str) -> int:
     attributes = sqs.get_queue_attributes(
         QueueUrl=url,
