@@ -128,6 +128,7 @@ def _gameday(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> 
             scenarios=tuple(arguments.scenario or drill.SCENARIOS),
             # A deployed stack's time is real time.
             compression=1.0 if arguments.live else (arguments.compression or 10.0),
+            flood_factor=arguments.flood_factor,
             project=Path(arguments.project).resolve() if arguments.project else drill.ROOT,
             stack=arguments.stack,
         )
@@ -156,6 +157,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=_positive(float, "--grace-seconds"),
         default=30.0,
         help="how long after its due time (or the last submit) a task may take (default 30)",
+    )
+    load.add_argument(
+        "--max-receive-count",
+        type=_positive(int, "--max-receive-count"),
+        default=3,
+        help="locally: receives before a failing task's message moves to the DLQ (default 3)",
     )
     load.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     chaos = commands.add_parser("chaos", help="outage, slowdown, recovery; with a control pass")
@@ -204,6 +211,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         metavar="NAME",
         help="run only this scenario (repeatable; default: all of them)",
+    )
+    gameday.add_argument(
+        "--flood-factor",
+        type=_positive(float, "--flood-factor"),
+        default=10.0,
+        help="health-flood: the flood is this many times the public health route's rate "
+        "(default 10)",
     )
     gameday.add_argument(
         "--compression",
@@ -283,7 +297,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from . import load as drill_load
 
         result = drill_load.run(
-            arguments.rps, arguments.seconds, arguments.url, grace_s=arguments.grace_seconds
+            arguments.rps,
+            arguments.seconds,
+            arguments.url,
+            grace_s=arguments.grace_seconds,
+            max_receive_count=arguments.max_receive_count,
         )
         goals = drill_load.GOALS
         title = f"load drill: {arguments.rps} rps for {arguments.seconds} s"

@@ -8,8 +8,8 @@ Idempotency-Key and is polled (GET statusUrl every 200 ms) until SUCCEEDED or FA
 
 Without --url the drill runs the real handlers against a moto server on 127.0.0.1, behind a
 local API Gateway (`gateway.LocalGateway`: IAM authorization, the signature checked for real)
-with a token bucket standing in for its stage throttling (the stack's default 100 rps, burst
-200: answered 429 without invoking the function), and worker containers playing Lambda's SQS
+with a token bucket per method standing in for its stage throttling (the stack's default 100
+rps, burst 200: answered 429 without invoking the function), and worker containers playing Lambda's SQS
 poller. With --url it calls the deployed stack over HTTPS with the credentials of botocore's
 standard chain. Every call is signed with SigV4 (`tools.signed_call`), for the region the health
 route names.
@@ -32,13 +32,13 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from tools.signed_call import HttpAnswer, SignedClient, Transport
 
 from . import local_aws
 from .chaos import Recorder
 from .containers import (
-    Container,
     ContainerPool,
     Observations,
     ProcessContainer,
@@ -55,15 +55,16 @@ from .verdicts import Goal, zero
 GRACE_S = 30.0
 #: Clients poll at 5 Hz: faster polling would load the API more than the submits do.
 POLL_S = 0.2
-#: API Gateway's stage throttling as the stack configures it by default.
+#: API Gateway's stage throttling as the stack configures it by default: per method (`*/*`
+#: applies to each method of the stage on its own, not to the stage as a whole).
 THROTTLE_RATE = 100.0
 THROTTLE_BURST = 200
-#: The local worker's timeout and its queue: a task that keeps failing reads FAILED within
-#: about MAX_RECEIVE_COUNT x VISIBILITY_S, inside the drill's grace period (the visibility is
-#: the 6x the policy pack asks of the worker's timeout).
-WORKER_BUDGET_S = 1.5
-VISIBILITY_S = 9
-MAX_RECEIVE_COUNT = 2
+#: The local worker's timeout and its queue's visibility (the 6x the policy pack asks of the
+#: worker's timeout): long enough that a worker behind a backlog still finishes its batch. A task
+#: that keeps failing reads FAILED after `--max-receive-count` receives.
+WORKER_BUDGET_S = 10.0
+VISIBILITY_S = 60
+MAX_RECEIVE_COUNT = 3
 
 
 class TokenBucket:
@@ -95,18 +96,19 @@ def _ignore(observations: Observations) -> None:
 
 
 def local_api(
-    url: str, api_containers: int = 4, workers: int = 3
+    url: str, api_containers: int = 4, workers: int = 3, max_receive_count: int = MAX_RECEIVE_COUNT
 ) -> tuple[Call, Callable[[], None]]:
-    """The handlers on moto: a call function and a stop function. The API's containers run in
-    processes of their own, each serving one request at a time, as in Lambda."""
+    """The handlers on moto: a call function and a stop function. Every container runs in a
+    process of its own, one invocation at a time, as in Lambda (in the drill's process the
+    workers would share the interpreter with its client threads and fall behind)."""
     resources = local_aws.create(
-        url, "eu-west-1", max_receive_count=MAX_RECEIVE_COUNT, visibility_s=VISIBILITY_S
+        url, "eu-west-1", max_receive_count=max_receive_count, visibility_s=VISIBILITY_S
     )
     environment = {
         **local_aws.function_environment(url, resources),
-        "MAX_RECEIVE_COUNT": str(MAX_RECEIVE_COUNT),
+        "MAX_RECEIVE_COUNT": str(max_receive_count),
         "DEADLINE_MARGIN_MS": "300",
-        "TASK_PROCESSING_WINDOW_SECONDS": str(MAX_RECEIVE_COUNT * VISIBILITY_S + 4),
+        "TASK_PROCESSING_WINDOW_SECONDS": str(max_receive_count * VISIBILITY_S + 4),
     }
     prepare_environment(environment)
     import aws_clients
@@ -121,29 +123,40 @@ def local_api(
         ]
     )
     pollers = [
-        Container(f"load-worker-{n}", "task_worker", WORKER_BUDGET_S) for n in range(workers)
+        ProcessContainer(
+            f"load-worker-{n}", "task_worker", WORKER_BUDGET_S, environment, _no_hooks, (), _ignore
+        )
+        for n in range(workers)
     ]
     stop = threading.Event()
     threads = poll_queue(resources, pollers, stop)
-    bucket = TokenBucket(THROTTLE_RATE, THROTTLE_BURST)
+    buckets = {
+        method: TokenBucket(THROTTLE_RATE, THROTTLE_BURST)
+        for method in ("POST /tasks", "GET /tasks/{taskId}", "GET /health")
+    }
 
     gateway = LocalGateway("eu-west-1").transport(api.invoke)
 
     def throttled(
         method: str, url: str, headers: Mapping[str, str], body: bytes | None
     ) -> HttpAnswer:
-        if not bucket.take():
+        route = urlsplit(url).path.removeprefix(urlsplit(BASE_URL).path)
+        method_key = (
+            f"{method} /tasks/{{taskId}}" if route.startswith("/tasks/") else f"{method} {route}"
+        )
+        bucket = buckets.get(method_key)
+        if bucket is not None and not bucket.take():
             return HttpAnswer(429, {}, b'{"message": "Too Many Requests"}')
         return gateway(method, url, headers, body)
 
     call = signed_api(SignedClient(credentials=DRILL_CREDENTIALS, transport=throttled), BASE_URL)
 
     def finish() -> None:
-        for container in api.containers:
-            container.close()
         stop.set()
         for thread in threads:
             thread.join(timeout=10)
+        for container in [*api.containers, *pollers]:
+            container.close()
 
     return call, finish
 
@@ -252,7 +265,12 @@ def drive(call: Call, rps: float, seconds: float, grace_s: float = GRACE_S) -> d
 
 
 def run(
-    rps: float, seconds: float, url: str | None = None, *, grace_s: float = GRACE_S
+    rps: float,
+    seconds: float,
+    url: str | None = None,
+    *,
+    grace_s: float = GRACE_S,
+    max_receive_count: int = MAX_RECEIVE_COUNT,
 ) -> dict[str, Any]:
     if url is not None:
         return {"target": url, **drive(remote_api(url), rps, seconds, grace_s)}
@@ -262,7 +280,7 @@ def run(
         local_aws.moto_server() as moto_url,
         contextlib.redirect_stdout(io.StringIO()),
     ):
-        call, finish = local_api(moto_url)
+        call, finish = local_api(moto_url, max_receive_count=max_receive_count)
         try:
             result = drive(call, rps, seconds, grace_s)
         finally:
