@@ -11,11 +11,9 @@ from typing import Any
 
 import boto3
 import pytest
-from handler_test_support import REGION
-from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.config import DefaultConfig
 from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
-from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.models import DynamoDBBackend
 from resilient_serverless.saga_definition import BOOKING_STEPS, RESOURCE_KEY, saga_definition
 
 #: moto's interpreter needs this flag to run executions at all (otherwise they stay RUNNING).
@@ -135,31 +133,36 @@ class Throttled(DynamodbException):
 
 
 class FailingReleases:
-    """The next `times` releases (DELETE from `holds`) of `resource` are refused with a throttling
-    error before DynamoDB applies them: a compensation that keeps failing, then recovers.
+    """The next `times` releases (DELETE from `holds`) of `booking_id`'s hold on `resource` are
+    refused with a throttling error before DynamoDB applies them: a compensation that keeps
+    failing, then recovers.
 
-    Only in the moto account that is current when it is installed: executions an earlier test
-    started (moto runs them on threads of their own) may still be retrying against their own,
-    discarded account, and their releases are neither refused nor counted here."""
+    Only that booking's: executions an earlier test started run on moto's threads of their
+    own and may still be releasing holds of their bookings (moto resets an account in place),
+    and those releases must neither be refused nor counted here."""
 
-    def __init__(self, resource: str, times: int) -> None:
+    def __init__(self, resource: str, times: int, booking_id: str) -> None:
         self.resource = resource
+        self.booking_id = booking_id
         self.left = times
         self.refused = 0
         self.lock = threading.Lock()
         self.original = DynamoDBBackend.update_item
 
-    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        current = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION]
+    def _is_ours(self, key: dict[str, Any], expression: str, values: dict[str, Any]) -> bool:
+        released = [booking for value in values.values() for booking in value.get("SS", [])]
+        return (
+            key.get(RESOURCE_KEY, {}).get("S") == self.resource
+            and expression.startswith("DELETE")
+            and self.booking_id in released
+        )
 
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         def update_item(backend: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
-            if backend is not current:
-                return self.original(backend, *args, **kwargs)
             key = kwargs["key"] if "key" in kwargs else args[1]
             expression = kwargs.get("update_expression") or (args[2] if len(args) > 2 else "")
-            if key.get(RESOURCE_KEY, {}).get("S") == self.resource and expression.startswith(
-                "DELETE"
-            ):
+            values = kwargs.get("expression_attribute_values") or {}
+            if self._is_ours(key, expression, values):
                 with self.lock:
                     if self.left > 0:
                         self.left -= 1

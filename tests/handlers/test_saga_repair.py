@@ -43,7 +43,7 @@ def stuck_booking(
     """A booking that failed at the car whose hotel release never goes through."""
     RetryClock().install(monkeypatch)
     world.stock({"car": 0})
-    failing = FailingReleases("hotel#h-1", times=10_000)
+    failing = FailingReleases("hotel#h-1", times=10_000, booking_id=booking_id)
     failing.install(monkeypatch)
     run = world.book(booking_id)
     assert (run.status, run.error) == ("FAILED", COMPENSATION_FAILED_ERROR), run

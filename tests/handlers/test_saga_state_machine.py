@@ -183,7 +183,7 @@ def test_a_release_that_fails_for_a_while_is_retried_until_it_goes_through(
     RetryClock().install(monkeypatch)
     world.stock({"car": 0})
     # Ten refusals in a row: a throttled or failing table for minutes, not for good.
-    failing = FailingReleases("hotel#h-1", times=10)
+    failing = FailingReleases("hotel#h-1", times=10, booking_id="b-patient")
     failing.install(monkeypatch)
     run = world.book("b-patient")
     assert (run.status, run.error) == ("FAILED", BOOKING_FAILED_ERROR), run
@@ -200,7 +200,7 @@ def test_a_release_that_never_goes_through_is_recorded_for_repair(
     clock = RetryClock()
     clock.install(monkeypatch)
     world.stock({"car": 0})
-    failing = FailingReleases("hotel#h-1", times=10_000)
+    failing = FailingReleases("hotel#h-1", times=10_000, booking_id="b-stuck")
     failing.install(monkeypatch)
     run = world.book("b-stuck")
     assert (run.status, run.error) == ("FAILED", COMPENSATION_FAILED_ERROR), run
