@@ -120,8 +120,8 @@ CATALOGUE: Final[tuple[Sabotage, ...]] = (
         (
             Patch(
                 "handlers/task_model.py",
-                '    source = f"key\\0{idempotency_key}" if idempotency_key is not None',
-                "    source = str(uuid.uuid4()) if idempotency_key is not None",
+                '    source = f"owned-key\\0{owner}\\0{idempotency_key}"',
+                "    source = str(uuid.uuid4())",
             ),
         ),
         (*CHAOS_ARGV, "--no-control"),

@@ -54,3 +54,50 @@ def install_common_handlers(
                 "message": f"No route for {event.http_method} {event.path}. Routes: {routes}.",
             },
         )
+
+
+#: The parts of a REST proxy event that are objects (or null) whenever API Gateway sends it.
+_OBJECT_PARTS: tuple[str, ...] = (
+    "headers",
+    "multiValueHeaders",
+    "queryStringParameters",
+    "multiValueQueryStringParameters",
+    "pathParameters",
+    "requestContext",
+)
+
+
+def malformed_event(event: object) -> dict[str, Any] | None:
+    """A JSON 400 naming the part of the event that is not the shape API Gateway sends (a list
+    where the headers object belongs, say), before any code reads it; None for a well-formed
+    event. Only a hand-made or corrupted event gets here: the answer names the part so its
+    sender can fix it, instead of a 500 from deep inside the router."""
+    import json
+
+    if not isinstance(event, Mapping):
+        problem = {"field": "event", "expected": "an API Gateway REST proxy event (an object)"}
+    else:
+        bad = next(
+            (
+                part
+                for part in _OBJECT_PARTS
+                if event.get(part) is not None and not isinstance(event.get(part), Mapping)
+            ),
+            None,
+        )
+        if bad is None:
+            return None
+        problem = {"field": bad, "expected": "an object or null, as API Gateway sends it"}
+    return {
+        "statusCode": 400,
+        "headers": {"Content-Type": "application/json", "Cache-Control": "no-store"},
+        # The shape of every other refusal (task_model.ValidationError.to_dict).
+        "body": json.dumps(
+            {
+                "error": "InvalidRequest",
+                **problem,
+                "message": f"{problem['field']}: expected {problem['expected']}",
+            }
+        ),
+        "isBase64Encoded": False,
+    }

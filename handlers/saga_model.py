@@ -1,8 +1,11 @@
 """Booking requests and booking status, for the saga's API. Pure: no I/O, no AWS, no clock.
 
-A booking is one execution of the booking saga (a Step Functions state machine); its id is the
-execution's name, so the execution ARN follows from the state machine's ARN and the id, and
-status reads need no table of their own.
+A booking is one execution of the booking saga (a Step Functions state machine). Bookings are
+owned by the caller that created them: the execution's name is derived from the owner and the
+booking id (`booking_execution_name`), so the execution ARN follows from the state machine's
+ARN, the caller and the id, another caller's read of the same id names another (absent)
+execution, and status reads need no table of their own. The owner is also kept in the
+execution's input.
 
 Every booking id is one the client can send again: the `bookingId` it chose, or one derived
 from its `Idempotency-Key` header. A request with neither is refused rather than given a random
@@ -12,7 +15,6 @@ id, because a retry of it (the reply was lost) would book the trip a second time
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import re
@@ -142,8 +144,65 @@ def booking_id_from_key(key: str) -> str:
     return str(uuid.UUID(bytes=bytes(digest)))
 
 
+#: Unknown fields are named as sent when they are plain names; others are quoted and cut short.
+_PLAIN_FIELD: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
+
+
+def _field_name(key: str) -> str:
+    if _PLAIN_FIELD.match(key):
+        return key
+    return f"body[{json.dumps(key if len(key) <= 40 else key[:40] + '...')}]"
+
+
+def _body_text(body: object, is_base64: bool) -> str:
+    """The request body as text, size-checked (before decoding, for base64)."""
+    if body is None:
+        return ""
+    if not isinstance(body, str):
+        # API Gateway sends the body as a string (or null); anything else is a hand-built event.
+        raise BookingValidationError(
+            "body", "the request body as a string of JSON text", type(body).__name__
+        )
+    too_big = BookingValidationError("body", f"at most {MAX_BODY_BYTES} bytes of JSON")
+    if is_base64:
+        if len(body) > (MAX_BODY_BYTES + 2) // 3 * 4:
+            raise too_big
+        try:
+            raw = base64.b64decode(body, validate=True).decode("utf-8")
+        except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII characters
+            raise BookingValidationError("body", "base64-encoded UTF-8 JSON") from None
+    else:
+        raw = body
+    # surrogatepass: a lone surrogate is counted here and refused where a field holds it.
+    if len(raw.encode("utf-8", errors="surrogatepass")) > MAX_BODY_BYTES:
+        raise too_big
+    return raw
+
+
+def _uuid4_form(text: str) -> str:
+    digest = bytearray(hashlib.sha256(text.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x40
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(digest)))
+
+
+def owned_booking_id(owner: str, key: str) -> str:
+    """The booking id an Idempotency-Key stands for when `owner` sends it: the same for the
+    same caller and key, another one for the same key from another caller (so a key one caller
+    took never makes another's booking conflict). UUID4 form, as `validate_booking_id` takes."""
+    return _uuid4_form(f"owned-booking\0{owner}\0{key}")
+
+
+def booking_execution_name(owner: str, booking_id: str) -> str:
+    """The name of the execution that is `owner`'s booking `booking_id` (and the id the saga
+    holds resources under): unique per caller, so two callers' equal booking ids (chosen, or
+    from equal keys) never share an execution or a hold. Execution names are at most 80
+    characters; this is a UUID4 form of 36."""
+    return _uuid4_form(f"booking-execution\0{owner}\0{booking_id}")
+
+
 def parse_booking_request(
-    body: str | None, is_base64: bool = False, idempotency_key: str | None = None
+    body: object, is_base64: bool = False, idempotency_key: str | None = None
 ) -> BookingRequest:
     """A POST /bookings body (and its Idempotency-Key, if any) -> BookingRequest.
 
@@ -152,24 +211,23 @@ def parse_booking_request(
     503) names the same execution and finds it instead of booking the trip twice. With neither,
     the request is refused: nothing in it tells a retry from a second booking of the same trip.
     """
-    raw = body or ""
-    if is_base64:
-        try:
-            raw = base64.b64decode(raw, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise BookingValidationError("body", "base64-encoded UTF-8 JSON") from None
-    if len(raw.encode("utf-8")) > MAX_BODY_BYTES:
-        raise BookingValidationError("body", f"at most {MAX_BODY_BYTES} bytes of JSON")
+    # Imported where used: the task model's patterns cost import time this module's
+    # callers need not pay at cold start.
+    from task_model import ValidationError, loads_strict
+
+    raw = _body_text(body, is_base64)
     try:
-        data = json.loads(raw) if raw.strip() else None
-    except ValueError:
-        raise BookingValidationError("body", "a JSON object", "malformed JSON") from None
+        # The task API's strict loader: no NaN/Infinity, no duplicate keys (which value a
+        # parser keeps would decide what is booked), nesting bounded before parsing.
+        data = loads_strict(raw, "body") if raw.strip() else None
+    except ValidationError as error:
+        raise BookingValidationError(error.field, error.expected, error.got) from None
     if not isinstance(data, dict):
         raise BookingValidationError("body", "a JSON object", _short(data))
     unknown = sorted(set(data) - {*TRIP_FIELDS, "bookingId"})
     if unknown:
         raise BookingValidationError(
-            unknown[0], f"only the fields bookingId, {', '.join(TRIP_FIELDS)}"
+            _field_name(unknown[0]), f"only the fields bookingId, {', '.join(TRIP_FIELDS)}"
         )
     ids: dict[str, str] = {}
     for field in TRIP_FIELDS:
@@ -234,7 +292,7 @@ def _json_object(text: Any) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
 

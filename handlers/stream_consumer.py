@@ -49,6 +49,7 @@ from stream_events import (
     event_item,
     event_ttl_seconds,
     parse_stream_event,
+    record_data,
     shard_of,
 )
 
@@ -168,7 +169,8 @@ def record_handler(record: KinesisStreamRecord) -> str:
     run = _run
     with logger.append_context_keys(shardId=shard_id, sequenceNumber=sequence_number):
         try:
-            event = parse_stream_event(record.kinesis.data_as_bytes())
+            # Read leniently: data that is missing or not base64 is a poison record too.
+            event = parse_stream_event(record_data(record.kinesis.raw_event.get("data")))
             if run.stopped:
                 run.not_started += 1
                 raise RecordNotStarted("an earlier record of this batch ran out of time")

@@ -9,6 +9,7 @@ pointer to it to the on-failure queue, from where `stream_rehydrate` re-reads it
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import dataclass
@@ -40,14 +41,37 @@ class StreamEvent:
         return f"event#{self.event_id}"
 
 
+def record_data(data: object) -> bytes:
+    """A Kinesis record's `data` (base64, as Lambda delivers it) -> its bytes, or
+    PoisonRecordError: data that is missing or not base64 can never be processed either."""
+    if not isinstance(data, str):
+        raise PoisonRecordError("record data is missing (expected base64 text)")
+    # Base64 is 4/3 the size: refused before decoding, so a huge record costs nothing.
+    if len(data) > (MAX_EVENT_BYTES + 2) // 3 * 4:
+        raise PoisonRecordError(f"record is above {MAX_EVENT_BYTES} bytes")
+    try:
+        return base64.b64decode(data, validate=True)
+    except ValueError:  # binascii.Error, and non-ASCII characters
+        raise PoisonRecordError("record data is not valid base64") from None
+
+
 def parse_stream_event(data: bytes) -> StreamEvent:
     """A record's data -> StreamEvent; PoisonRecordError (with the reason) if it is not one."""
     if len(data) > MAX_EVENT_BYTES:
         raise PoisonRecordError(f"record is {len(data)} bytes, above {MAX_EVENT_BYTES}")
+    # Imported where used: the task model's patterns cost import time this module's
+    # callers need not pay at cold start.
+    from task_model import ValidationError, loads_strict
+
     try:
-        value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
         raise PoisonRecordError("record data is not UTF-8 JSON") from None
+    try:
+        # Strict: no NaN/Infinity, no duplicate keys, nesting bounded before parsing.
+        value = loads_strict(text, "record")
+    except ValidationError as error:
+        raise PoisonRecordError(f"record data is not UTF-8 JSON: {error}") from None
     if not isinstance(value, dict):
         raise PoisonRecordError("record is not a JSON object")
     unknown = sorted(set(value) - {"eventId", "type", "detail"})
@@ -61,6 +85,12 @@ def parse_stream_event(data: bytes) -> StreamEvent:
     detail = value.get("detail", {})
     if not isinstance(detail, dict):
         raise PoisonRecordError("detail must be a JSON object")
+    try:
+        # What event_item stores: a number JSON has no form for (1e400 reads as infinity)
+        # would be written as a non-JSON literal.
+        json.dumps(detail, allow_nan=False)
+    except ValueError:
+        raise PoisonRecordError("detail holds a number out of JSON's range") from None
     return StreamEvent(event_id, event_type, detail)
 
 

@@ -1,14 +1,26 @@
 """REST API for tasks (API Gateway REST proxy integration): submit, poll, deep health.
 
     POST /tasks            validate, write PENDING, queue it -> 202 + taskId + status URL
-                           (idempotent: Idempotency-Key, else the request, names the task)
-    GET  /tasks/{taskId}   status (and result once done), from this region's table replica;
-                           404 with Retry-After for a task another region wrote moments ago
+                           (idempotent per caller: the caller and its Idempotency-Key name the
+                           task; without a key every submit is a new task)
+    GET  /tasks/{taskId}   status (and result once done), from this region's table replica,
+                           for the caller that submitted it; 404 with Retry-After for a task
+                           another region wrote moments ago
     GET  /health           reads the table and the queue in this region -> 200 or 503, and
                            names the region (signing clients learn it here)
 
 Task ids are `<region>.<created_ms>.<key>` (see task_model.TaskId): the table and the queue use
 the key, clients the whole id.
+
+Callers own their tasks. The caller is the IAM principal (SigV4) and/or the API key id that
+API Gateway authorized (caller_identity); a request that names neither is refused with 403.
+The owner is stored on the task and only the owner reads it: anyone else's GET gets exactly
+the answer an id that does not exist gets. An Idempotency-Key is the caller's own: the same key
+from two callers makes two tasks, and a key reused with another body names only the caller's
+own task. A submit without an Idempotency-Key gets a random key, so identical bodies no longer
+share a task (they used to, keyed by the body) and a retry of such a submit is a new task.
+Tasks written before owners existed are read by nobody unless TASK_LEGACY_UNOWNED_READABLE is
+true.
 
 Lambda handler string: `task_api.handler`.
 """
@@ -32,8 +44,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import downstream
 import fault_injection
-from api_responses import install_common_handlers, json_response
+from api_responses import install_common_handlers, json_response, malformed_event
 from aws_clients import CallProfile
+from caller_identity import CallerUnidentified, caller_from_event, owns
 from circuit_breaker import BreakerEvent, CircuitOpenError
 from deadlines import Deadline, DeadlineExceeded
 from task_model import (
@@ -148,22 +161,43 @@ def build_status_url(event: Mapping[str, Any], task_id: str) -> str:
     return f"https://{host}{path}" if host else path
 
 
-def health_report(store: TaskStore) -> tuple[int, dict[str, Any]]:
-    """Probe the table and the queue at the same time; 200 if both answer, else 503."""
+def public_health(up: Mapping[str, bool], region: str | None) -> dict[str, Any]:
+    """What the public /health route shows: up or down per dependency, nothing more.
+
+    No error codes, exception text or variable names: the route needs no authorization, and
+    those tell a stranger how the stack is built. The details go to the logs."""
+    body: dict[str, Any] = {"status": "ok" if all(up.values()) else "degraded"}
+    if region is not None:
+        body["region"] = region
+    body["dependencies"] = {name: "up" if ok else "down" for name, ok in up.items()}
+    return body
+
+
+def probe_dependencies(store: TaskStore) -> list[ProbeResult]:
+    """Probe the table and the queue at the same time."""
     # In parallel, so the answer takes as long as the slower probe, not the sum: Route53's
     # checkers give an endpoint only a few seconds.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="health") as pool:
         table_probe = pool.submit(store.probe_table)
         queue_probe = pool.submit(store.probe_queue)
-        probes: list[ProbeResult] = [table_probe.result(), queue_probe.result()]
+        return [table_probe.result(), queue_probe.result()]
+
+
+def health_report(store: TaskStore) -> tuple[int, dict[str, Any]]:
+    """200 if the table and the queue both answer, else 503, with the public body; the probes'
+    details (latencies, error codes) are logged, never answered."""
+    probes = probe_dependencies(store)
     failed = [probe.dependency for probe in probes if not probe.ok]
-    body: dict[str, Any] = {
-        "status": "unhealthy" if failed else "healthy",
-        "region": store.settings.region,
-        "dependencies": {probe.dependency: probe.to_dict() for probe in probes},
-    }
     if failed:
-        body["failed"] = failed
+        _count("HealthCheckFailures")
+        logger.warning(
+            "Health check failed",
+            extra={
+                "failed": failed,
+                "dependencies": {probe.dependency: probe.to_dict() for probe in probes},
+            },
+        )
+    body = public_health({probe.dependency: probe.ok for probe in probes}, store.settings.region)
     return (503 if failed else 200), body
 
 
@@ -263,6 +297,8 @@ def _handle_enqueue_failure(
 @tracer.capture_method
 def submit_task() -> Response:
     event = app.current_event
+    # Before anything else: nothing is written for a caller API Gateway did not identify.
+    owner = caller_from_event(event.raw_event).owner
     settings = load_settings()
     # Checked before anything is written: without a queue no task can be accepted.
     settings.require_queue_url()
@@ -270,13 +306,19 @@ def submit_task() -> Response:
     request = parse_task_request(event.body, bool(event.is_base64_encoded))
 
     fingerprint = request_fingerprint(request)
-    task_key = idempotent_task_id(key, fingerprint)
+    task_key = idempotent_task_id(owner, key)
     created_at, now_epoch_s, now_ms = _created_now()
     task_id = regional_task_id(settings.region, now_ms, task_key)
     store = request_store(settings)
     logger.append_keys(taskId=task_id)
     record, created = store.put_pending_task(
-        task_key, request, created_at, now_epoch_s, request_hash=fingerprint, public_id=task_id
+        task_key,
+        request,
+        created_at,
+        now_epoch_s,
+        request_hash=fingerprint,
+        public_id=task_id,
+        owner=owner,
     )
     # A repeat gets the id of the submit that wrote the task (maybe in another region).
     logger.append_keys(taskId=record.client_task_id)
@@ -326,13 +368,21 @@ def _not_here(task_id: TaskId, this_region: str, now_s: float, grace_s: int) -> 
 @app.get("/tasks/<task_id>")
 @tracer.capture_method
 def get_task(task_id: str) -> Response:
+    owner = caller_from_event(app.current_event.raw_event).owner
     parsed = parse_task_id(task_id)
     settings = load_settings()
     # Strongly consistent for a task written here (or an older id, which names no region).
     own_region = parsed.region in (None, settings.region)
     record = request_store(settings).get_task(parsed.key, consistent=own_region)
     now_s = time.time()
-    if record is None or record.is_expired(now_s):
+    if (
+        record is None
+        or record.is_expired(now_s)
+        # Another caller's task is answered as one that does not exist, word for word
+        # (including the "not replicated yet" hint an unknown id of another region gets), so
+        # an answer never tells whether someone else's task exists.
+        or not owns(record.owner, owner, settings.legacy_unowned_readable)
+    ):
         return _not_here(parsed, settings.region, now_s, settings.replication_grace_s)
     return json_response(200, record.as_seen_at(now_s).to_public_dict(str(parsed)))
 
@@ -343,24 +393,19 @@ def health() -> Response:
     try:
         settings = load_settings()
     except ConfigurationError as error:
+        # Which variable is wrong is for the logs: the public answer only says "down".
         logger.error("Health check: configuration invalid", extra={"reason": str(error)})
-        body: dict[str, Any] = {
-            "status": "unhealthy",
-            "failed": ["configuration"],
-            "dependencies": {"configuration": {"ok": False, "error": str(error)}},
-        }
+        _count("HealthCheckFailures")
         # Still named when it is valid: signing clients learn the region from this route.
         region = os.environ.get("AWS_REGION", "").strip()
-        if REGION_PATTERN.match(region):
-            body["region"] = region
+        body = public_health(
+            {"configuration": False}, region if REGION_PATTERN.match(region) else None
+        )
         return json_response(503, body)
     # No breaker: the check must see the dependencies themselves (a breaker still open after
     # they recovered would keep the region out of DNS). The deadline still applies.
     deadline = Deadline.from_context(app.lambda_context, settings.deadline_margin_s)
     status_code, body = health_report(TaskStore(settings, CallProfile.HEALTH, deadline))
-    if status_code != 200:
-        _count("HealthCheckFailures")
-        logger.warning("Health check failed", extra={"health": body})
     return json_response(status_code, body)
 
 
@@ -393,15 +438,19 @@ def _dependency_failed(error: DependencyError) -> Response:
 @app.exception_handler(IdempotencyConflict)
 def _key_reused(error: IdempotencyConflict) -> Response:
     _count("IdempotencyConflicts")
-    return json_response(
-        422,
-        {
-            "error": "IdempotencyKeyReused",
-            "field": IDEMPOTENCY_HEADER,
-            "taskId": error.task_id,
-            "message": f"{error}. Use a new key for a new request, or resend the original body.",
-        },
-    )
+    body: dict[str, Any] = {"error": "IdempotencyKeyReused", "field": IDEMPOTENCY_HEADER}
+    # Only ever the caller's own task: the key is derived from the caller.
+    if error.task_id is not None:
+        body["taskId"] = error.task_id
+    body["message"] = f"{error}. Use a new key for a new request, or resend the original body."
+    return json_response(422, body)
+
+
+@app.exception_handler(CallerUnidentified)
+def _unidentified(error: CallerUnidentified) -> Response:
+    _count("CallersUnidentified")
+    logger.error("Request without a caller identity: is the route authorized?")
+    return json_response(403, error.to_dict())
 
 
 @app.exception_handler(CircuitOpenError)
@@ -433,6 +482,9 @@ def _out_of_time(error: DeadlineExceeded) -> Response:
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    malformed = malformed_event(event)
+    if malformed is not None:
+        return malformed
     injected = fault_injection.api_fault()
     if injected is not None:
         _count("InjectedFaults")

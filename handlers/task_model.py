@@ -36,6 +36,12 @@ MAX_NUMBERS: Final[int] = 1_000
 MAX_ABS_NUMBER: Final[int] = 10**12
 #: Largest `below` for prime counting: a sieve this size takes a few milliseconds and 1 MB.
 MAX_PRIME_LIMIT: Final[int] = 1_000_000
+#: Deepest nesting of arrays and objects in any JSON these handlers parse (request bodies, queue
+#: messages, stream records). A valid queue message nests 4 levels; the limit is far above
+#: that and far below the depth at which the parser runs out of stack (RecursionError near
+#: 1,000 levels, which a 16 KB body of brackets exceeds sixteen times over). Deeper JSON is
+#: refused before it is parsed, naming this limit.
+MAX_JSON_DEPTH: Final[int] = 64
 
 _UUID4: Final[str] = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 #: AWS region names: two letters, one to three words, a number (eu-west-1, us-gov-west-1).
@@ -148,6 +154,9 @@ def _describe(value: object) -> str:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
+    if isinstance(value, int) and value.bit_length() > 128:
+        # repr() of a huge int is slow, and refused beyond sys.get_int_max_str_digits().
+        return "a number of more than 38 digits"
     if isinstance(value, int | float):
         text = repr(value)
         return text if len(text) <= 40 else f"a number of {len(text)} digits"
@@ -160,6 +169,12 @@ def _describe(value: object) -> str:
     return type(value).__name__
 
 
+def _shown_key(key: str) -> str:
+    """A key as an error message quotes it: JSON-escaped (so a lone surrogate stays printable)
+    and cut short."""
+    return json.dumps(key if len(key) <= 40 else key[:40] + "...")
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
@@ -169,22 +184,67 @@ def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     for key, value in pairs:
         if key in result:
             # Two values for one key: which one wins depends on the parser, so refuse both.
-            raise ValueError(f"duplicate key {key!r}")
+            raise ValueError(f"duplicate key {_shown_key(key)}")
         result[key] = value
     return result
 
 
+#: What the depth scan looks at: a string (skipped whole: brackets inside it do not count; an
+#: unterminated one runs to the end, so every match succeeds at once and the scan stays linear)
+#: or one bracket.
+_STR_TOKENS: Final = re.compile(r'"(?:[^"\\]|\\[\s\S])*"?|[\[\]{}]')
+_BYTES_TOKENS: Final = re.compile(rb'"(?:[^"\\]|\\[\s\S])*"?|[\[\]{}]')
+_OPENERS: Final[frozenset[str | bytes]] = frozenset({"[", "{", b"[", b"{"})
+_CLOSERS: Final[frozenset[str | bytes]] = frozenset({"]", "}", b"]", b"}"})
+
+
+def json_nesting_depth(text: str | bytes) -> int:
+    """How deep arrays and objects nest in a JSON text, by a scan that parses nothing (so it
+    cannot run out of stack), in time linear in the text's length. Brackets inside strings do
+    not count. For malformed text the count may be off, but never below the depth a parser
+    reaches before it finds the text malformed."""
+    matches = (
+        _BYTES_TOKENS.finditer(text) if isinstance(text, bytes) else _STR_TOKENS.finditer(text)
+    )
+    depth = deepest = 0
+    for match in matches:
+        token = match.group()
+        if token in _OPENERS:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in _CLOSERS:
+            depth = max(depth - 1, 0)
+    return deepest
+
+
 def loads_strict(text: str | bytes, field: str) -> Any:
-    """json.loads that refuses NaN/Infinity and duplicate keys (both are ambiguous)."""
+    """json.loads that refuses NaN/Infinity and duplicate keys (both are ambiguous), and JSON
+    nested deeper than MAX_JSON_DEPTH (checked before parsing, so no input can exhaust the
+    stack). Every refusal is a ValidationError naming `field`."""
+    depth = json_nesting_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise ValidationError(
+            field,
+            f"JSON nested at most {MAX_JSON_DEPTH} levels deep",
+            got=f"{depth} levels of arrays and objects",
+        )
     try:
         return json.loads(
             text,
             parse_constant=_reject_constant,
             object_pairs_hook=_object_without_duplicates,
         )
-    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+    except RecursionError:  # only if the stack is nearly used up already: same answer
         raise ValidationError(
-            field, "a valid JSON document", got=f"invalid JSON ({error})"
+            field, f"JSON nested at most {MAX_JSON_DEPTH} levels deep", got="deeper nesting"
+        ) from None
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        reason = str(error)
+        if "integer string conversion" in reason:
+            # Python refuses to read integers of more than sys.get_int_max_str_digits() digits.
+            reason = "an integer with too many digits"
+        raise ValidationError(
+            field, "a valid JSON document", got=f"invalid JSON ({reason})"
         ) from None
 
 
@@ -208,8 +268,7 @@ def _unknown_key_path(prefix: str, key: str) -> str:
     or odd key must still be named, and a huge one is cut short)."""
     if _PLAIN_KEY.match(key):
         return _join(prefix, key)
-    shown = key if len(key) <= 40 else key[:40] + "..."
-    return f"{prefix or 'body'}[{json.dumps(shown)}]"
+    return f"{prefix or 'body'}[{_shown_key(key)}]"
 
 
 def _require_object(
@@ -371,11 +430,16 @@ def validate_task_request(value: object, field: str = "") -> TaskRequest:
     return TaskRequest(task_type=task_type, parameters=parameters)
 
 
-def request_body_bytes(body: str | None, is_base64_encoded: bool) -> bytes:
+def request_body_bytes(body: object, is_base64_encoded: bool) -> bytes:
     """The raw request body, size-checked before anything decodes it."""
     if body is None or body == "":
         raise ValidationError(
             "body", "a JSON object with taskType and parameters", got="an empty body"
+        )
+    if not isinstance(body, str):
+        # API Gateway sends the body as a string (or null); anything else is a hand-built event.
+        raise ValidationError(
+            "body", "the request body as a string of JSON text", got=_describe(body)
         )
     if is_base64_encoded:
         # Base64 is 4/3 the size; reject before decoding so a huge body costs nothing.
@@ -387,6 +451,14 @@ def request_body_bytes(body: str | None, is_base64_encoded: bool) -> bytes:
             raw = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
             raise ValidationError("body", "valid base64 (isBase64Encoded is true)") from None
+        try:
+            # Strict: JSON is UTF-8. (json.loads would guess UTF-16 or UTF-32 from the bytes,
+            # and pass surrogates encoded in UTF-8.)
+            raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ValidationError(
+                "body", "UTF-8 text once base64-decoded", got=f"an invalid byte at {error.start}"
+            ) from None
     else:
         raw = body.encode("utf-8", errors="surrogatepass")
     if len(raw) > MAX_BODY_BYTES:
@@ -394,10 +466,12 @@ def request_body_bytes(body: str | None, is_base64_encoded: bool) -> bytes:
     return raw
 
 
-def parse_task_request(body: str | None, is_base64_encoded: bool = False) -> TaskRequest:
+def parse_task_request(body: object, is_base64_encoded: bool = False) -> TaskRequest:
     """An API request body -> a validated TaskRequest, or ValidationError naming the field."""
     raw = request_body_bytes(body, is_base64_encoded)
-    return validate_task_request(loads_strict(raw, "body"))
+    # Parsed as text: bytes would have json.loads guess their encoding. surrogatepass keeps a
+    # lone surrogate of a text body, for the field that holds it to be named.
+    return validate_task_request(loads_strict(raw.decode("utf-8", "surrogatepass"), "body"))
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -444,20 +518,31 @@ def request_fingerprint(request: TaskRequest) -> str:
     return hashlib.sha256(canonical.encode("utf-8", errors="surrogatepass")).hexdigest()
 
 
-def idempotent_task_id(idempotency_key: str | None, fingerprint: str) -> str:
-    """The task key a submit resolves to, so repeats find the task that was written.
+def idempotent_task_id(owner: str, idempotency_key: str | None) -> str:
+    """The task key a submit resolves to, so the caller's repeats find the task it wrote.
 
-    With an Idempotency-Key the key is derived from the Idempotency-Key; without one, from the
-    request's fingerprint: tasks are pure functions of their request, so an identical request
-    may share the task (and its result). The two namespaces cannot collide. The key has the
-    UUID4 form (the version and variant bits are set) so every key passes `validate_task_id`;
-    the id a client gets adds the region and the time (`regional_task_id`).
+    With an Idempotency-Key the key is derived from the caller (`owner`, see caller_identity)
+    and the Idempotency-Key together: a retry by the same caller, in any region and at any
+    time, finds the same item, while the same Idempotency-Key from another caller names
+    another task. Without an Idempotency-Key the key is random (uuid4): two submits of an
+    identical body are two tasks, and a retry after a lost reply is a second task too (send an
+    Idempotency-Key to make retries safe). Either key has the UUID4 form (the version and
+    variant bits are set), so every key passes `validate_task_id` and cannot be guessed
+    without the caller's key; the id a client gets adds the region and the time
+    (`regional_task_id`).
     """
-    source = f"key\0{idempotency_key}" if idempotency_key is not None else f"body\0{fingerprint}"
+    if idempotency_key is None:
+        return new_task_id()
+    # NUL separates the parts: neither an owner nor a validated key contains one.
+    source = f"owned-key\0{owner}\0{idempotency_key}"
     digest = bytearray(hashlib.sha256(source.encode("utf-8", errors="surrogatepass")).digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x40
     digest[8] = (digest[8] & 0x3F) | 0x80
     return str(uuid.UUID(bytes=bytes(digest)))
+
+
+#: A `"taskId": "<text>"` member anywhere in a JSON text (short strings without escapes only).
+_TASK_ID_MEMBER: Final = re.compile(r'"taskId"\s*:\s*"([^"\\]{1,120})"')
 
 
 def lenient_task_id(body: str) -> str | None:
@@ -465,9 +550,13 @@ def lenient_task_id(body: str) -> str | None:
     message the worker cannot run can mark its task FAILED instead of leaving it PENDING. A
     hand-written message may carry the task id a client saw; its key is taken from it."""
     try:
-        obj = json.loads(body)
+        obj = json.loads(body) if json_nesting_depth(body) <= MAX_JSON_DEPTH else None
     except (ValueError, RecursionError):
         return None
+    if obj is None:
+        # Too deep to parse safely: the id is still read when the text names exactly one.
+        named = _TASK_ID_MEMBER.findall(body)
+        obj = {"taskId": named[0]} if len(named) == 1 else None
     task_id = obj.get("taskId") if isinstance(obj, dict) else None
     if isinstance(task_id, str) and _TASK_ID_PATTERN.match(task_id):
         return task_id
@@ -493,8 +582,9 @@ class TaskId:
 
     The region and the creation time say where and when the task was written, so a region
     that does not have the task yet can tell "not replicated yet" from "no such task". The key
-    (a UUID4, derived from the Idempotency-Key or the request) is what the table and the queue
-    use: a repeated submit, in any region and at any time, finds the same item. Ids issued
+    (a UUID4, derived from the caller and its Idempotency-Key, or random without one) is what
+    the table and the queue use: a repeated submit by the same caller with the same
+    Idempotency-Key, in any region and at any time, finds the same item. Ids issued
     before ids named their region are the bare key (region and time None) and stay valid.
     """
 
@@ -567,11 +657,27 @@ def parse_task_message(body: str) -> TaskMessage:
         raise ValidationError(
             "createdAt", "an ISO-8601 timestamp string", got=_describe(created_at)
         )
-    return TaskMessage(
+    message = TaskMessage(
         task_id=validate_task_id(obj["taskId"]),
         request=validate_task_request(obj["request"], "request"),
         created_at=created_at,
     )
+    # Checked last, so the task id and the request are named first when they are wrong too.
+    if len(created_at) > MAX_TIMESTAMP_CHARS or not _is_iso_timestamp(created_at):
+        raise ValidationError("createdAt", "an ISO-8601 timestamp string", got=_got(created_at))
+    return message
+
+
+#: Longest `createdAt` a message may carry: format_timestamp writes 24 characters.
+MAX_TIMESTAMP_CHARS: Final[int] = 40
+
+
+def _is_iso_timestamp(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def run_task(request: TaskRequest) -> dict[str, Any]:

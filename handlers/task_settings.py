@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from caller_identity import LEGACY_UNOWNED_READABLE_VARIABLE, parse_flag
 from circuit_breaker import BreakerSettings, StoreFailureMode
 from task_model import REGION_PATTERN
 
@@ -64,6 +65,9 @@ class Settings:
     #: visibility timeout + slack, from the components); a PENDING task reads FAILED after it.
     #: None: no window is written and a PENDING task reads PENDING until it expires.
     processing_window_s: int | None = None
+    #: Whether tasks written before owners existed (no `owner` attribute) are readable by any
+    #: authorized caller (TASK_LEGACY_UNOWNED_READABLE=true); by default nobody reads them.
+    legacy_unowned_readable: bool = False
 
     def require_queue_url(self) -> str:
         if not self.queue_url:
@@ -123,6 +127,16 @@ def _whole(environ: Mapping[str, str], name: str, default: int, low: int, high: 
     return value
 
 
+def legacy_unowned_readable(environ: Mapping[str, str] | None = None) -> bool:
+    """TASK_LEGACY_UNOWNED_READABLE: true lets every authorized caller read the items written
+    before owners existed; unset or false (the default) lets nobody read them."""
+    env = os.environ if environ is None else environ
+    try:
+        return parse_flag(env.get(LEGACY_UNOWNED_READABLE_VARIABLE))
+    except ValueError as error:
+        raise ConfigurationError(LEGACY_UNOWNED_READABLE_VARIABLE, str(error)) from None
+
+
 def _breaker(environ: Mapping[str, str]) -> BreakerSettings:
     raw_mode = environ.get("BREAKER_STORE_FAILURE", "").strip() or StoreFailureMode.MEMORY.value
     try:
@@ -174,6 +188,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             env, "TASK_PROCESSING_WINDOW_SECONDS", 0, 0, MAX_TASK_TTL_SECONDS
         )
         or None,
+        legacy_unowned_readable=legacy_unowned_readable(env),
     )
 
 

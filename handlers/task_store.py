@@ -67,13 +67,15 @@ class DependencyError(Exception):
 
 
 class IdempotencyConflict(Exception):
-    """The task id (from the Idempotency-Key) is taken by a different request."""
+    """The task id (from the caller and its Idempotency-Key) is taken by a different request.
 
-    def __init__(self, task_id: str) -> None:
+    `task_id` is the caller's own task that holds the key; None when the item under the key is
+    not the caller's (never its id: that would tell one caller about another's task)."""
+
+    def __init__(self, task_id: str | None) -> None:
         self.task_id = task_id
-        super().__init__(
-            f"task {task_id} was submitted with this Idempotency-Key and a different body"
-        )
+        subject = f"task {task_id}" if task_id is not None else "a task"
+        super().__init__(f"{subject} was submitted with this Idempotency-Key and a different body")
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,9 @@ class TaskRecord:
     process_by: int | None = None
     #: The window's length, kept on the item so a DLQ replay can start a new one.
     processing_window_s: int | None = None
+    #: Who submitted the task (caller_identity.Caller.owner); None for items written before
+    #: owners existed. Only the owner reads the task.
+    owner: str | None = None
 
     @property
     def client_task_id(self) -> str:
@@ -133,6 +138,7 @@ class TaskRecord:
             public_id=text("publicId"),
             process_by=number("processBy"),
             processing_window_s=number("processingWindowS"),
+            owner=text("owner"),
         )
 
     def is_expired(self, now_epoch_s: float) -> bool:
@@ -263,16 +269,20 @@ class TaskStore:
         now_epoch_s: int,
         request_hash: str | None = None,
         public_id: str | None = None,
+        owner: str | None = None,
     ) -> tuple[TaskRecord, bool]:
         """Write the PENDING task under its key; returns (record, created).
 
-        `public_id` is the id the client is given. The key is derived from the idempotency
-        key (or the request), so a repeat finds the task already there:
+        `public_id` is the id the client is given, `owner` the caller who submits it (kept on
+        the item: every status write is an UpdateItem, which keeps it). The key is derived
+        from the owner and its Idempotency-Key, so the owner's repeat finds the task already
+        there:
         `created` is False and the record is the stored one. That includes our own write whose
         reply was lost (the retry fails the condition and reads back what the first attempt
         wrote). A task that failed (ENQUEUE_FAILED, FAILED, or PENDING past its processing
         window, which reads FAILED) or expired is written afresh, with a new window.
-        Raises IdempotencyConflict when the stored task has a different request.
+        Raises IdempotencyConflict when the stored task has a different request, or belongs to
+        another owner (then nothing about it is named, and it is never overwritten).
         """
         expires_at = now_epoch_s + self.settings.task_ttl_seconds
         item = {
@@ -289,6 +299,8 @@ class TaskStore:
             item["requestHash"] = {"S": request_hash}
         if public_id is not None:
             item["publicId"] = {"S": public_id}
+        if owner is not None:
+            item["owner"] = {"S": owner}
         window_s = self.settings.processing_window_s
         if window_s is not None:
             item["processBy"] = {"N": str(now_epoch_s + window_s)}
@@ -302,16 +314,19 @@ class TaskStore:
                     Item=item,
                     ConditionExpression=(
                         "attribute_not_exists(taskId) OR expiresAt <= :now OR "
-                        "(#status IN (:enqueue_failed, :failed) AND requestHash = :hash) OR "
-                        "(#status = :pending AND processBy <= :now AND requestHash = :hash)"
+                        "(#status IN (:enqueue_failed, :failed) AND requestHash = :hash "
+                        "AND #owner = :owner) OR "
+                        "(#status = :pending AND processBy <= :now AND requestHash = :hash "
+                        "AND #owner = :owner)"
                     ),
-                    ExpressionAttributeNames=_STATUS_NAMES,
+                    ExpressionAttributeNames={**_STATUS_NAMES, "#owner": "owner"},
                     ExpressionAttributeValues={
                         ":now": {"N": str(now_epoch_s)},
                         ":enqueue_failed": {"S": TaskStatus.ENQUEUE_FAILED.value},
                         ":failed": {"S": TaskStatus.FAILED.value},
                         ":pending": {"S": TaskStatus.PENDING.value},
                         ":hash": {"S": request_hash or ""},
+                        ":owner": {"S": owner or ""},
                     },
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 ),
@@ -321,6 +336,10 @@ class TaskStore:
             if old is None:
                 raise DependencyError("table", "PutItem", error) from error
             existing = TaskRecord.from_item(old)
+            if existing.owner != owner:
+                # Not this caller's task (keys are derived from the owner, so only a key
+                # written before owners existed could be here): it is neither shown nor taken.
+                raise IdempotencyConflict(None) from None
             if existing.request_hash != request_hash:
                 raise IdempotencyConflict(existing.client_task_id) from None
             return existing, False

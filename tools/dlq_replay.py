@@ -181,22 +181,48 @@ def age_bucket(age_s: float) -> str:
     return next(label for bound, label in AGE_BUCKETS if age_s < bound)
 
 
-def task_id_of(body: str) -> str | None:
+#: A task's key in the tasks table, as the worker's messages carry it (a lowercase UUID4), or
+#: the id a client saw, which ends in the key: `<region>.<created ms, 13 digits>.<key>`. Any
+#: other `taskId` names no task, and is never used as a table key.
+_TASK_ID = re.compile(
+    r"^(?:[a-z]{2}(?:-[a-z]+){1,3}-[0-9]{1,2}\.[0-9]{13}\.)?"
+    r"(?P<key>[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})\Z"
+)
+#: What `_message_json` returns for a body that is not JSON.
+_NOT_JSON = object()
+
+
+def _message_json(body: object) -> Any:
+    """A DLQ message's body as JSON, or _NOT_JSON. Whatever is in the DLQ must be counted and
+    moved, never stop the run: a body nested too deep to parse, or holding an integer too long
+    to read (both ValueError or RecursionError), is "not JSON" like any other."""
+    if not isinstance(body, str | bytes):
+        return _NOT_JSON
     try:
-        parsed = json.loads(body)
-    except ValueError:
-        return None
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
+
+
+def _task_key(parsed: Any) -> str | None:
     task_id = parsed.get("taskId") if isinstance(parsed, dict) else None
-    return task_id if isinstance(task_id, str) and task_id else None
+    matched = _TASK_ID.match(task_id) if isinstance(task_id, str) else None
+    return matched["key"] if matched else None
+
+
+def task_id_of(body: str) -> str | None:
+    """The table key of the task a message is for, or None when it names none."""
+    return _task_key(_message_json(body))
 
 
 def shape_reason(body: str) -> str:
-    try:
-        parsed = json.loads(body)
-    except ValueError:
+    parsed = _message_json(body)
+    if parsed is _NOT_JSON:
         return "not JSON"
     if not isinstance(parsed, dict) or not isinstance(parsed.get("taskId"), str):
         return "no taskId"
+    if _task_key(parsed) is None:
+        return "not a task id"
     return "task message"
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 
+from saga_model import booking_execution_name, execution_arn
 from task_model import parse_task_id
 
 REGION = "eu-west-1"
@@ -17,6 +18,10 @@ API_ID = "a1b2c3d4e5"
 EXECUTE_API_HOST = f"{API_ID}.execute-api.{REGION}.amazonaws.com"
 TABLE_NAME = "resilient-tasks"
 QUEUE_NAME = "resilient-tasks-work"
+#: The IAM principal API Gateway names for a signed request, unless a test says otherwise.
+DEFAULT_CALLER_ARN = f"arn:aws:iam::{ACCOUNT_ID}:user/test-client"
+#: The owner the handlers store for DEFAULT_CALLER_ARN (caller_identity.Caller.owner).
+DEFAULT_OWNER = f"iam:{DEFAULT_CALLER_ARN}"
 
 
 @dataclass
@@ -115,8 +120,12 @@ def api_event(
     domain_name: str = EXECUTE_API_HOST,
     request_path: str | None = None,
     is_base64_encoded: bool = False,
+    user_arn: str | None = DEFAULT_CALLER_ARN,
+    api_key_id: str | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway REST (v1) proxy event as Lambda receives it."""
+    """An API Gateway REST (v1) proxy event as Lambda receives it, from the caller API Gateway
+    authorized: `user_arn` (SigV4) and/or `api_key_id` (an API key); neither for a route
+    deployed without authorization."""
     request_id = str(uuid.uuid4())
     headers = {
         "Host": domain_name,
@@ -144,11 +153,39 @@ def api_event(
             "requestId": request_id,
             "resourcePath": resource or path,
             "stage": stage,
-            "identity": {"sourceIp": "203.0.113.7", "userAgent": "pytest"},
+            "identity": caller_identity(user_arn, api_key_id),
         },
         "body": body,
         "isBase64Encoded": is_base64_encoded,
     }
+
+
+def caller_identity(user_arn: str | None, api_key_id: str | None) -> dict[str, Any]:
+    """requestContext.identity as API Gateway fills it in (absent values are null)."""
+    return {
+        "sourceIp": "203.0.113.7",
+        "userAgent": "pytest",
+        "userArn": user_arn,
+        "user": user_arn.rsplit(":", 1)[-1] if user_arn else None,
+        "accountId": ACCOUNT_ID if user_arn else None,
+        "apiKeyId": api_key_id,
+        "apiKey": f"key-of-{api_key_id}" if api_key_id else None,
+    }
+
+
+def as_caller(
+    event: dict[str, Any], user_arn: str | None = None, api_key_id: str | None = None
+) -> dict[str, Any]:
+    """`event`, sent by another caller (neither: by no identified caller)."""
+    event["requestContext"]["identity"] = caller_identity(user_arn, api_key_id)
+    return event
+
+
+def booking_execution_arn(
+    state_machine_arn: str, booking_id: str, owner: str = DEFAULT_OWNER
+) -> str:
+    """The execution behind `owner`'s booking `booking_id` (the API never answers it)."""
+    return execution_arn(state_machine_arn, booking_execution_name(owner, booking_id))
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -193,10 +194,14 @@ def test_a_repeated_submit_gets_the_first_id_in_any_region(
     assert json.loads(message["Body"])["taskId"] == parse_task_id(first.body["taskId"]).key
 
 
-def test_tasks_stored_before_ids_named_their_region_keep_working(aws: MotoResources) -> None:
-    """An item written by the previous version: keyed by a bare UUID4, no publicId."""
+def test_tasks_stored_before_ids_named_their_region_keep_working(
+    aws: MotoResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An item written by the previous version: keyed by a bare UUID4, no publicId (and no
+    owner: readable only where the stack keeps unowned items readable)."""
+    monkeypatch.setenv("TASK_LEGACY_UNOWNED_READABLE", "true")
     fingerprint = request_fingerprint(parse_task_request(json.dumps(SUM_REQUEST)))
-    old_id = idempotent_task_id("legacy-1", fingerprint)
+    old_id = str(uuid.uuid4())
     aws.dynamodb.put_item(
         TableName=aws.table_name,
         Item={
@@ -218,12 +223,14 @@ def test_tasks_stored_before_ids_named_their_region_keep_working(aws: MotoResour
     assert polled.body["taskId"] == old_id
     assert polled.body["result"] == {"sum": 6, "count": 3}
 
-    # A repeated submit of it answers with the id it was given then.
+    # Idempotency-Keys are scoped to their caller now: a submit with the key the unowned
+    # task was written under is the caller's own new task, and the old one is left as it was.
     again = _submit({"Idempotency-Key": "legacy-1"})
     assert again.status_code == 202
-    assert again.body["taskId"] == old_id
-    assert again.headers["Idempotent-Replayed"] == "true"
-    assert len(aws.items()) == 1
+    assert parse_task_id(again.body["taskId"]).key != old_id
+    assert "Idempotent-Replayed" not in again.headers
+    assert len(aws.items()) == 2
+    assert _get(old_id).body["result"] == {"sum": 6, "count": 3}
 
 
 def test_a_conflicting_body_names_the_id_of_the_stored_task(aws: MotoResources) -> None:
@@ -241,5 +248,5 @@ def test_health_names_the_region_even_when_misconfigured(
     monkeypatch.delenv("TABLE_NAME")
     answer = call_api(task_api.handler, FakeLambdaContext(), health_event())
     assert answer.status_code == 503
-    assert answer.body["failed"] == ["configuration"]
+    assert answer.body["dependencies"] == {"configuration": "down"}
     assert answer.body["region"] == "eu-west-1"

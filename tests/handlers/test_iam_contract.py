@@ -21,6 +21,7 @@ from handler_test_support import (
     FakeLambdaContext,
     MotoResources,
     api_event,
+    booking_execution_arn,
     call_api,
     get_event,
     sqs_event,
@@ -241,7 +242,7 @@ def test_saga_and_stream_roles_grant_exactly_what_their_callers_call(
         # The saga runs in the background: its calls are the state machine role's. A second
         # booking fails at the car (sold out), so the compensations run too.
         with recorder.as_handler("saga"):
-            world.wait(str(first.body["executionArn"]))
+            world.wait(booking_execution_arn(world.state_machine_arn, booking_id))
             assert world.book("b-second").compensated == ["flight", "hotel"]
         with recorder.as_handler("bookings"):
             again = call_api(saga_api.handler, context, api_event("POST", "/bookings", body))

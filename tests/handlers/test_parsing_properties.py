@@ -86,10 +86,12 @@ def test_idempotency_keys_are_accepted_or_named(key: str) -> None:
         assert error.field == "Idempotency-Key"
         return
     assert 1 <= len(accepted) <= MAX_IDEMPOTENCY_KEY_CHARS
-    # Every key names a valid task id, the same one each time, distinct from body-derived ids.
-    task_id = idempotent_task_id(accepted, "0" * 64)
+    # Every key names a valid task id, the same one each time for one caller, another one for
+    # another caller.
+    task_id = idempotent_task_id("iam:arn:aws:iam::123456789012:user/a", accepted)
     assert validate_task_id(task_id) == task_id
-    assert idempotent_task_id(accepted, "f" * 64) == task_id
+    assert idempotent_task_id("iam:arn:aws:iam::123456789012:user/a", accepted) == task_id
+    assert idempotent_task_id("apikey:k1", accepted) != task_id
 
 
 @settings(max_examples=300, deadline=None)

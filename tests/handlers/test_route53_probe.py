@@ -18,9 +18,9 @@ def test_probe_route_runs_the_deep_check(
     answer = call_api(task_api.handler, lambda_context, api_event("GET", PROBE_PATH))
 
     assert answer.status_code == 200
-    assert answer.body["status"] == "healthy"
+    assert answer.body["status"] == "ok"
     assert answer.body["region"] == "eu-west-1"
-    assert set(answer.body["dependencies"]) == {"table", "queue"}
+    assert answer.body["dependencies"] == {"table": "up", "queue": "up"}
     assert aws.items() == []
 
 
@@ -33,7 +33,7 @@ def test_probe_route_fails_when_a_dependency_does(
 
     # What Route53 counts as a failure (outside 200..399): the region leaves DNS.
     assert answer.status_code == 503
-    assert answer.body["failed"] == ["table"]
+    assert answer.body["dependencies"] == {"table": "down", "queue": "up"}
 
 
 def test_only_one_segment_below_health_is_the_probe(

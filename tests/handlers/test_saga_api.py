@@ -11,13 +11,20 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ReadTimeoutError
-from handler_test_support import FakeLambdaContext, api_event, call_api
+from handler_test_support import (
+    DEFAULT_OWNER,
+    FakeLambdaContext,
+    api_event,
+    booking_execution_arn,
+    call_api,
+)
 from moto import mock_aws
 from saga_support import EXECUTE_STATE_MACHINES, TRIP, SagaWorld
 
 import saga_api
 from saga_model import (
     BookingValidationError,
+    booking_execution_name,
     booking_status,
     execution_arn,
     parse_booking_request,
@@ -70,19 +77,23 @@ def settled(booking_id: str) -> dict[str, object]:
         time.sleep(0.02)
 
 
-def test_post_answers_202_with_the_execution_and_get_reads_it(world: SagaWorld) -> None:
+def test_post_answers_202_with_the_booking_and_get_reads_it(world: SagaWorld) -> None:
     world.stock()
     status, body = post(TRIP, str(uuid.uuid4()))
     assert status == 202, body
     booking_id = str(body["bookingId"])
-    assert body["executionArn"] == execution_arn(world.state_machine_arn, booking_id)
+    # The execution ARN (account, state machine) stays server-side.
+    assert "executionArn" not in body and "arn:" not in json.dumps(body)
+    [started] = executions(world)
+    assert started["executionArn"] == booking_execution_arn(world.state_machine_arn, booking_id)
     assert body["status"] == "RUNNING"
     assert str(body["statusUrl"]).endswith(f"/prod/bookings/{booking_id}")
     final = settled(booking_id)
     assert final["status"] == "SUCCEEDED"
     assert final["booked"] == TRIP
     assert "startedAt" in final and "stoppedAt" in final
-    assert world.holds("car") == [booking_id]
+    # Held under the caller's own execution name, so equal ids of two callers never mix.
+    assert world.holds("car") == [booking_execution_name(DEFAULT_OWNER, booking_id)]
 
 
 def test_a_failed_booking_reports_what_was_undone(world: SagaWorld) -> None:
@@ -105,10 +116,10 @@ def test_a_retried_post_finds_the_same_booking(world: SagaWorld) -> None:
     assert settled(booking_id)["status"] == "SUCCEEDED"
     again_status, again = post({**TRIP, "bookingId": booking_id})
     assert first_status == again_status == 202
-    assert again["executionArn"] == first["executionArn"]
+    assert again["bookingId"] == first["bookingId"] == booking_id
     assert again["status"] == "SUCCEEDED"
     # One execution, one hold: the only room was not taken twice.
-    assert world.holds("hotel") == [booking_id]
+    assert world.holds("hotel") == [booking_execution_name(DEFAULT_OWNER, booking_id)]
     executions = world.sfn.list_executions(stateMachineArn=world.state_machine_arn)["executions"]
     assert len(executions) == 1
 
@@ -208,10 +219,9 @@ def test_a_lost_reply_retried_with_the_same_idempotency_key_books_once(world: Sa
     again_status, again = post(TRIP, key)
     assert first_status == again_status == 202, (first, again)
     assert again["bookingId"] == first["bookingId"]
-    assert again["executionArn"] == first["executionArn"]
     assert len(executions(world)) == 1
     assert settled(str(first["bookingId"]))["status"] == "SUCCEEDED"
-    assert world.holds("hotel") == [first["bookingId"]]
+    assert world.holds("hotel") == [booking_execution_name(DEFAULT_OWNER, str(first["bookingId"]))]
 
 
 class _StartReplyLost:
@@ -246,7 +256,9 @@ def test_a_start_whose_reply_was_lost_is_found_by_the_retry(
     again_status, again = post(TRIP, key)
     assert again_status == 202, again
     (only,) = executions(world)
-    assert again["executionArn"] == only["executionArn"]
+    assert booking_execution_arn(world.state_machine_arn, str(again["bookingId"])) == (
+        only["executionArn"]
+    )
 
 
 def test_neither_booking_id_nor_idempotency_key_is_400_naming_both(world: SagaWorld) -> None:

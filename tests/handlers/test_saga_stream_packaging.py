@@ -36,7 +36,9 @@ def api_event(method, path, body=None):
         "resource": path, "path": path, "httpMethod": method, "headers": {},
         "multiValueHeaders": {}, "queryStringParameters": None, "pathParameters": None,
         "requestContext": {"requestId": "req-1", "stage": "v1", "path": "/v1" + path,
-                           "domainName": "example.com", "httpMethod": method},
+                           "domainName": "example.com", "httpMethod": method,
+                           "identity": {"userArn": "arn:aws:iam::123456789012:user/c",
+                                        "apiKeyId": None}},
         "body": body, "isBase64Encoded": False,
     }
 

@@ -114,9 +114,11 @@ def test_health_over_http(served: MotoResources, lambda_context: FakeLambdaConte
     served.sqs.delete_queue(QueueUrl=served.queue_url)
     no_queue = call_api(task_api.handler, lambda_context, health_event())
     assert no_queue.status_code == 503
-    assert no_queue.body["failed"] == ["queue"]
+    assert no_queue.body["dependencies"] == {"table": "up", "queue": "down"}
 
     served.dynamodb.delete_table(TableName=served.table_name)
     neither = call_api(task_api.handler, lambda_context, health_event())
-    assert neither.body["failed"] == ["table", "queue"]
-    assert neither.body["dependencies"]["table"]["error"] == "ResourceNotFoundException"
+    assert neither.status_code == 503
+    assert neither.body["dependencies"] == {"table": "down", "queue": "down"}
+    # The error codes are for the logs only.
+    assert "ResourceNotFoundException" not in json.dumps(neither.body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,73 +19,80 @@ def test_healthy_when_table_and_queue_answer(
     answer = call_api(task_api.handler, lambda_context, health_event())
 
     assert answer.status_code == 200
-    assert answer.body["status"] == "healthy"
-    assert answer.body["region"] == "eu-west-1"
-    assert set(answer.body["dependencies"]) == {"table", "queue"}
-    for detail in answer.body["dependencies"].values():
-        assert detail["ok"] is True
-        assert detail["latencyMs"] >= 0
-    assert "failed" not in answer.body
+    assert answer.body == {
+        "status": "ok",
+        "region": "eu-west-1",
+        "dependencies": {"table": "up", "queue": "up"},
+    }
     assert answer.headers["Cache-Control"] == "no-store"
     # The probe reads a sentinel key; it never writes.
     assert aws.items() == []
 
 
-def test_missing_table_is_503_naming_the_table(
-    aws: MotoResources, lambda_context: FakeLambdaContext
+Logs = Callable[[], list[dict[str, Any]]]
+
+
+def _health_failure_log(structured_logs: Logs) -> dict[str, Any]:
+    [logged] = [line for line in structured_logs() if line["message"] == "Health check failed"]
+    return logged
+
+
+def test_missing_table_is_503_with_the_table_down_and_the_error_in_the_log(
+    aws: MotoResources, lambda_context: FakeLambdaContext, structured_logs: Logs
 ) -> None:
     aws.dynamodb.delete_table(TableName=aws.table_name)
 
     answer = call_api(task_api.handler, lambda_context, health_event())
 
     assert answer.status_code == 503
-    assert answer.body["status"] == "unhealthy"
-    assert answer.body["failed"] == ["table"]
-    assert answer.body["dependencies"]["table"] == {
-        "ok": False,
-        "latencyMs": answer.body["dependencies"]["table"]["latencyMs"],
-        "error": "ResourceNotFoundException",
+    assert answer.body == {
+        "status": "degraded",
+        "region": "eu-west-1",
+        "dependencies": {"table": "down", "queue": "up"},
     }
-    assert answer.body["dependencies"]["queue"]["ok"] is True
+    logged = _health_failure_log(structured_logs)
+    assert logged["failed"] == ["table"]
+    assert logged["dependencies"]["table"]["error"] == "ResourceNotFoundException"
 
 
-def test_missing_queue_is_503_naming_the_queue(
-    aws: MotoResources, lambda_context: FakeLambdaContext
+def test_missing_queue_is_503_with_the_queue_down_and_the_error_in_the_log(
+    aws: MotoResources, lambda_context: FakeLambdaContext, structured_logs: Logs
 ) -> None:
     aws.sqs.delete_queue(QueueUrl=aws.queue_url)
 
     answer = call_api(task_api.handler, lambda_context, health_event())
 
     assert answer.status_code == 503
-    assert answer.body["failed"] == ["queue"]
-    assert answer.body["dependencies"]["queue"]["ok"] is False
-    assert answer.body["dependencies"]["queue"]["error"] in {
+    assert answer.body["dependencies"] == {"table": "up", "queue": "down"}
+    assert _health_failure_log(structured_logs)["dependencies"]["queue"]["error"] in {
         "AWS.SimpleQueueService.NonExistentQueue",
         "QueueDoesNotExist",
     }
-    assert answer.body["dependencies"]["table"]["ok"] is True
 
 
-def test_both_missing_names_both(aws: MotoResources, lambda_context: FakeLambdaContext) -> None:
+def test_both_missing_are_both_down(aws: MotoResources, lambda_context: FakeLambdaContext) -> None:
     aws.dynamodb.delete_table(TableName=aws.table_name)
     aws.sqs.delete_queue(QueueUrl=aws.queue_url)
     answer = call_api(task_api.handler, lambda_context, health_event())
     assert answer.status_code == 503
-    assert answer.body["failed"] == ["table", "queue"]
+    assert answer.body["status"] == "degraded"
+    assert answer.body["dependencies"] == {"table": "down", "queue": "down"}
 
 
 @pytest.mark.parametrize("variable", ["TABLE_NAME", "QUEUE_URL"])
-def test_missing_configuration_is_503_naming_the_variable(
+def test_missing_configuration_is_503_and_only_the_log_names_the_variable(
     aws: MotoResources,
     lambda_context: FakeLambdaContext,
     monkeypatch: pytest.MonkeyPatch,
+    structured_logs: Logs,
     variable: str,
 ) -> None:
     monkeypatch.delenv(variable)
     answer = call_api(task_api.handler, lambda_context, health_event())
     assert answer.status_code == 503
-    assert answer.body["status"] == "unhealthy"
-    assert any(variable in str(detail) for detail in answer.body["dependencies"].values())
+    assert answer.body["status"] == "degraded"
+    assert variable not in str(answer.body)
+    assert variable in str(structured_logs())
 
 
 def test_the_table_probe_reads_strongly_so_a_cut_off_strong_region_fails_it(
