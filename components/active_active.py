@@ -8,11 +8,13 @@ import pulumi_aws as aws
 
 from resilience_policies import thresholds
 
+from .api_access import uses_api_keys, uses_signatures
 from .function import Function, FunctionArgs
 from .global_table import GlobalTable, GlobalTableArgs
 from .iam import PolicyStatement, assume_role_policy
 from .inputs import as_args, schema_args
 from .latency_routing import LatencyRouting, LatencyRoutingArgs, RegionalEndpoint
+from .outputs import declared_outputs
 from .queue_worker import QueueWorker, QueueWorkerArgs, processing_window_s
 from .regional_api import (
     HandledRoutes,
@@ -106,11 +108,13 @@ class ActiveActiveService(pulumi.ComponentResource):
     estimated_failover_seconds: int
     """Nominal seconds from a region failing to its withdrawal from DNS."""
     invoke_policy_resources: dict[str, pulumi.Output[list[str]]]
-    """With `iam` authorization: per region, the `execute-api:Invoke` resources of the protected
-    routes, what a caller's IAM policy must allow in every region it may be routed to."""
+    """With `iam` or `iam+apiKey` authorization: per region, the `execute-api:Invoke` resources
+    of the protected routes, what a caller's IAM policy must allow in every region it may be
+    routed to."""
     api_key_ids: dict[str, pulumi.Output[dict[str, str]]]
-    """With `apiKey` authorization: per region, each client's key id (ids only: read a value
-    with `aws apigateway get-api-key --api-key <id> --include-value`)."""
+    """With `apiKey` or `iam+apiKey` authorization: per region, each client's key id (ids only:
+    read a region's value with `aws apigateway get-api-key --api-key <id> --include-value
+    --region <region>`; each region's differs unless the client is sharedAcrossRegions)."""
 
     def __init__(
         self,
@@ -194,10 +198,10 @@ class ActiveActiveService(pulumi.ComponentResource):
                     # A retiring region keeps running but leaves DNS: its traffic drains.
                     if region in settings.serving_regions
                 ],
-                health_check_interval_s=settings.health_check_interval_s,
+                health_check_interval_s=settings.health_check_interval_seconds,
                 health_check_failure_threshold=settings.health_check_failure_threshold,
                 record_type=settings.dns_record_type,
-                record_ttl_s=settings.dns_ttl_s,
+                record_ttl_s=settings.dns_ttl_seconds,
             ),
             # A region added to `regions` enters DNS only once the table has its replica.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.table]),
@@ -218,23 +222,17 @@ class ActiveActiveService(pulumi.ComponentResource):
         self.stream_failure_queue_urls = {
             region: each.events.failures.url for region, each in deployments
         }
-        iam = settings.api_authorization == "iam"
+        signed = uses_signatures(settings.api_authorization)
+        keyed = uses_api_keys(settings.api_authorization)
         self.invoke_policy_resources = (
-            {region: each.api.invoke_policy_resources for region, each in deployments} if iam else {}
+            {region: each.api.invoke_policy_resources for region, each in deployments}
+            if signed
+            else {}
         )
         self.api_key_ids = (
-            {} if iam else {region: each.api.api_key_ids for region, each in deployments}
+            {region: each.api.api_key_ids for region, each in deployments} if keyed else {}
         )
-        self.register_outputs(
-            {
-                "url": self.url,
-                "tableName": self.table.table.name,
-                "regionalEndpoints": self.regional_endpoints,
-                "queueUrls": self.queue_urls,
-                "apiKeyIds": self.api_key_ids,
-                "invokePolicyResources": self.invoke_policy_resources,
-            }
-        )
+        self.register_outputs(declared_outputs(self))
 
     def _region(
         self,
@@ -306,7 +304,7 @@ class ActiveActiveService(pulumi.ComponentResource):
                 consumer=dataclasses.replace(
                     shared,
                     handler=WORKER_HANDLER,
-                    timeout_s=settings.worker_timeout_s,
+                    timeout_s=settings.worker_timeout_seconds,
                     memory_mb=settings.worker_memory_mb,
                     environment={
                         **common_environment,
@@ -325,7 +323,7 @@ class ActiveActiveService(pulumi.ComponentResource):
                     description=f"Task worker ({region})",
                 ),
                 batch_size=settings.worker_batch_size,
-                batching_window_s=settings.worker_batching_window_s,
+                batching_window_s=settings.worker_batching_window_seconds,
                 max_concurrency=settings.worker_max_concurrency,
                 max_receive_count=settings.max_receive_count,
                 alarm_action_arn=alarm_topic.arn,
@@ -338,7 +336,7 @@ class ActiveActiveService(pulumi.ComponentResource):
             f"{prefix}-api",
             dataclasses.replace(
                 shared,
-                timeout_s=settings.api_timeout_s,
+                timeout_s=settings.api_timeout_seconds,
                 memory_mb=settings.api_memory_mb,
                 reserved_concurrency=settings.api_reserved_concurrency,
                 environment={
@@ -395,7 +393,7 @@ class ActiveActiveService(pulumi.ComponentResource):
             dataclasses.replace(
                 shared,
                 handler=SAGA_API_HANDLER,
-                timeout_s=settings.api_timeout_s,
+                timeout_s=settings.api_timeout_seconds,
                 memory_mb=settings.api_memory_mb,
                 environment={
                     **observability,
@@ -467,7 +465,7 @@ class ActiveActiveService(pulumi.ComponentResource):
                 alarm_action_arn=alarm_topic.arn,
                 authorization=settings.api_authorization,
                 api_clients=settings.api_clients,
-                api_key_values=self._first_region_key_values(),
+                api_key_values=self._shared_key_values(settings),
                 tags=tags,
             ),
             region=region,
@@ -484,12 +482,17 @@ class ActiveActiveService(pulumi.ComponentResource):
             breaker_table=breaker_table,
         )
 
-    def _first_region_key_values(self) -> dict[str, pulumi.Input[str]]:
-        """Each API client's key value in the first region built, the table region (API
-        Gateway generated it), for its key in every other region: latency routing may send a
-        client to any region. Empty while that region is being built."""
+    def _shared_key_values(self, settings: ServiceSettings) -> dict[str, pulumi.Input[str]]:
+        """The key value of each client `sharedAcrossRegions` in the first region built, the
+        table region (API Gateway generated it), for its key in every other region. Every other
+        client's key has a value of its own in each region: read in one region, it admits
+        nobody in another. Empty while the first region is being built."""
         first = next(iter(self.regions.values()), None)
-        return {client: key.value for client, key in first.api.api_keys.items()} if first else {}
+        if first is None:
+            return {}
+        shared = {client.name for client in settings.api_clients if client.shared_across_regions}
+        # The value is secret (pulumi-aws marks it so): it reaches the other key as a secret.
+        return {client: key.value for client, key in first.api.api_keys.items() if client in shared}
 
     def _fault_parameter(
         self,
@@ -537,17 +540,26 @@ class ActiveActiveService(pulumi.ComponentResource):
         )
 
     def _api_gateway_logging_role(self, name: str, child: pulumi.ResourceOptions) -> aws.iam.Role:
-        """The role API Gateway uses to write stage logs (one for every region's account setting)."""
+        """The role API Gateway uses to write stage logs (one for every region's account setting).
+
+        Retained on delete, with its policy attachment, like the account setting that points at
+        it (RegionalApi's `aws.apigateway.Account`, retained because it is account-wide): the
+        setting outlives the stack (destroy, a region removed, manageApiGatewayAccount turned
+        off), and must not point at a deleted role, or every API of the account in that region
+        loses its execution logs.
+        """
+        kept = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(retain_on_delete=True))
         role = aws.iam.Role(
             f"{name}-apigw-logging",
+            # No source conditions: see UNCONDITIONED_PRINCIPALS for why.
             assume_role_policy=assume_role_policy("apigateway.amazonaws.com"),
             description="Lets API Gateway write execution and access logs to CloudWatch Logs",
-            opts=child,
+            opts=kept,
         )
         aws.iam.RolePolicyAttachment(
             f"{name}-apigw-logging",
             role=role.name,
             policy_arn="arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
-            opts=child,
+            opts=kept,
         )
         return role

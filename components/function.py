@@ -10,7 +10,9 @@ from resilience_policies import thresholds
 
 from .iam import PolicyStatement, assume_role_policy, policy_document
 from .inputs import as_args, placed_in, schema_args
+from .outputs import declared_outputs
 from .powertools import (
+    HANDLER_RUNTIMES,
     POWERTOOLS_VERSION,
     checked_layer_arn,
     powertools_layer_arn,
@@ -50,7 +52,8 @@ class FunctionArgs:
     log_retention_days: int = thresholds.LOG_RETENTION_DAYS_DEFAULT
     """Retention of the function's log group, a CloudWatch Logs retention value."""
     runtime: str = DEFAULT_RUNTIME
-    """The Python runtime, e.g. 'python3.13'."""
+    """The Python runtime, e.g. 'python3.13': one the handlers run on (3.11 or newer) with a
+    Powertools v3 layer (see powertools.HANDLER_RUNTIMES)."""
     architecture: str = "arm64"
     """'arm64' or 'x86_64'."""
     powertools_version: str | None = POWERTOOLS_VERSION
@@ -75,6 +78,12 @@ class FunctionArgs:
         if "." not in self.handler:
             raise ValueError(
                 f"FunctionArgs.handler: {self.handler!r} must be 'module.function', e.g. 'app.handler'."
+            )
+        if self.runtime not in HANDLER_RUNTIMES:
+            raise ValueError(
+                f"FunctionArgs.runtime: {self.runtime!r} is not a runtime the handlers run on; "
+                f"use one of {', '.join(HANDLER_RUNTIMES)} (Python 3.11 or newer, with a "
+                "Powertools v3 layer)."
             )
         if not 1 <= self.timeout_s <= thresholds.MAX_LAMBDA_TIMEOUT_S:
             raise ValueError(
@@ -167,9 +176,14 @@ class Function(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=child,
         )
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         self.role = aws.iam.Role(
             f"{name}-role",
-            assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
+            # Only Lambda acting for this account's functions may assume it (no aws:SourceArn:
+            # see SOURCE_ARN_EXCEPTIONS for why).
+            assume_role_policy=assume_role_policy(
+                "lambda.amazonaws.com", source_account=identity.account_id
+            ),
             description=f"Execution role of {name} ({region})",
             tags=dict(args.tags),
             opts=child,
@@ -229,14 +243,7 @@ class Function(pulumi.ComponentResource):
         self.invoke_arn = self.function.invoke_arn
         self.role_arn = self.role.arn
         self.log_group_name = self.log_group.name
-        self.register_outputs(
-            {
-                "functionName": self.function.name,
-                "functionArn": self.function.arn,
-                "roleArn": self.role.arn,
-                "logGroupName": self.log_group.name,
-            }
-        )
+        self.register_outputs(declared_outputs(self))
 
     def _powertools_layer(self, args: FunctionArgs, region: str) -> pulumi.Input[str] | None:
         """The Powertools layer's ARN in `region`: the pinned version, else the one AWS's public

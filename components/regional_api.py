@@ -13,9 +13,16 @@ import pulumi_aws as aws
 
 from resilience_policies import thresholds
 
-from .api_access import AUTHORIZATION_MODES, DEFAULT_AUTHORIZATION, ApiClient
+from .api_access import (
+    AUTHORIZATION_MODES,
+    DEFAULT_AUTHORIZATION,
+    ApiClient,
+    uses_api_keys,
+    uses_signatures,
+)
 from .function import FunctionTarget
 from .inputs import PYTHON_ONLY, as_args, placed_in, schema_args
+from .outputs import declared_outputs
 from .tokens import component_type, keep_previous_token
 
 ACCESS_LOG_FORMAT = json.dumps(
@@ -122,13 +129,14 @@ class RegionalApiArgs:
     """Where the certificate expiry alarm notifies (e.g. the region's alarm topic)."""
     authorization: str = DEFAULT_AUTHORIZATION
     """Who may call every route but the health route: `iam` (a SigV4 signature allowed
-    `execute-api:Invoke`) or `apiKey` (an `x-api-key` of one of `api_clients`). The health route
-    stays open: Route53's health checkers cannot sign or send a key."""
+    `execute-api:Invoke`), `apiKey` (an `x-api-key` of one of `api_clients`) or `iam+apiKey`
+    (both). The health route stays open: Route53's health checkers cannot sign or send a key."""
     api_clients: Sequence[ApiClient] = ()
-    """With `apiKey`: one key and one usage plan per client in this region."""
+    """With `apiKey` or `iam+apiKey`: one key and one usage plan per client in this region."""
     api_key_values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    """With `apiKey`: client name -> the value this region's key must have (another region's key
-    value, so one key works everywhere). A client left out gets a value from API Gateway."""
+    """With `apiKey` or `iam+apiKey`: client name -> the value this region's key must have (a
+    secret; ActiveActiveService gives the table region's value to clients
+    `shared_across_regions`). A client left out gets a value of its own from API Gateway."""
     access_log_retention_days: int = thresholds.LOG_RETENTION_DAYS_DEFAULT
     """Retention of the access and execution logs, a CloudWatch Logs retention value."""
     cloudwatch_role_arn: pulumi.Input[str] | None = None
@@ -207,15 +215,16 @@ class RegionalApiArgs:
                 f"{', '.join(AUTHORIZATION_MODES)}."
             )
         names = [client.name for client in self.api_clients]
-        if self.authorization == "apiKey" and not names:
+        keyed = uses_api_keys(self.authorization)
+        if keyed and not names:
             raise ValueError(
-                "RegionalApiArgs.api_clients: authorization 'apiKey' needs at least one client, "
-                "or every protected route refuses every caller."
+                f"RegionalApiArgs.api_clients: authorization {self.authorization!r} needs at "
+                "least one client, or every protected route refuses every caller."
             )
-        if self.authorization != "apiKey" and (names or self.api_key_values):
+        if not keyed and (names or self.api_key_values):
             raise ValueError(
                 "RegionalApiArgs.api_clients/api_key_values: API keys are only checked with "
-                "authorization 'apiKey'; drop them or switch the authorization."
+                "authorization 'apiKey' or 'iam+apiKey'; drop them or switch the authorization."
             )
         if len(set(names)) != len(names):
             raise ValueError("RegionalApiArgs.api_clients: give each client a distinct name.")
@@ -231,6 +240,14 @@ class RegionalApiArgs:
         ]
         if problems:
             raise ValueError(" ".join(problems))
+
+    def uses_signatures(self) -> bool:
+        """Whether protected routes need a SigV4 signature (`iam`, `iam+apiKey`)."""
+        return uses_signatures(self.authorization)
+
+    def uses_api_keys(self) -> bool:
+        """Whether protected routes need a client's `x-api-key` (`apiKey`, `iam+apiKey`)."""
+        return uses_api_keys(self.authorization)
 
     def protects(self, route: Route) -> bool:
         """Whether callers of `route` need a signature or a key: every route but the health
@@ -264,8 +281,8 @@ class RegionalApi(pulumi.ComponentResource):
     `arn:aws:execute-api:<region>:<account>:<api id>/<stage>/<METHOD>/<path>` (path parameters
     as `*`), for the callers' IAM policies."""
     api_key_ids: pulumi.Output[dict[str, str]]
-    """With `apiKey`: each client's key id in this region, by client name (never the value, a
-    secret: read it with `aws apigateway get-api-key --api-key <id> --include-value`)."""
+    """With `apiKey` or `iam+apiKey`: each client's key id in this region, by client name (never
+    the value, a secret: read it with `aws apigateway get-api-key --api-key <id> --include-value`)."""
     certificate_arn: pulumi.Output[str]
     """The ARN of the certificate the custom domain serves."""
 
@@ -506,16 +523,7 @@ class RegionalApi(pulumi.ComponentResource):
         self.rest_api_id = self.rest_api.id
         self.regional_domain_name = self.domain.regional_domain_name
         self.regional_zone_id = self.domain.regional_zone_id
-        self.register_outputs(
-            {
-                "restApiId": self.rest_api.id,
-                "invokeUrl": self.invoke_url,
-                "regionalDomainName": self.domain.regional_domain_name,
-                "regionalZoneId": self.domain.regional_zone_id,
-                "apiKeyIds": self.api_key_ids,
-                "invokePolicyResources": self.invoke_policy_resources,
-            }
-        )
+        self.register_outputs(declared_outputs(self))
 
     def _health_probe_token(
         self, name: str, region: str, args: RegionalApiArgs, child: pulumi.ResourceOptions
@@ -587,20 +595,20 @@ class RegionalApi(pulumi.ComponentResource):
     def _access(
         self, name: str, region: str, args: RegionalApiArgs, child: pulumi.ResourceOptions
     ) -> None:
-        """The callers' side of access control: the IAM resources to grant (iam), or each
-        client's key and usage plan in this region (apiKey)."""
+        """The callers' side of access control: the IAM resources to grant (iam, iam+apiKey),
+        and each client's key and usage plan in this region (apiKey, iam+apiKey)."""
         resources = [
             pulumi.Output.concat(
                 self.rest_api.execution_arn,
                 f"/{args.stage_name}/{route.method.replace('ANY', '*')}/{_arn_path(route.path)}",
             )
             for _, route in args.handled_routes()
-            if args.authorization == "iam" and args.protects(route)
+            if args.uses_signatures() and args.protects(route)
         ]
         self.invoke_policy_resources = (
             pulumi.Output.all(*resources).apply(list) if resources else pulumi.Output.from_input([])
         )
-        #: With `apiKey`: each client's key and usage plan in this region, by client name. Never
+        #: With API keys: each client's key and usage plan in this region, by client name. Never
         #: export a key's `value` (a secret): its id is enough to read it with the AWS CLI.
         self.api_keys: dict[str, aws.apigateway.ApiKey] = {}
         self.usage_plans: dict[str, aws.apigateway.UsagePlan] = {}
@@ -629,8 +637,10 @@ class RegionalApi(pulumi.ComponentResource):
                 tags={**args.tags, "api-client": client.name},
                 opts=child,
             )
-            # No value: API Gateway generates one. Given one (another region's key value, a
-            # secret), this key accepts the same header as that region's.
+            # No value: API Gateway generates one, this region's own. Given one (another
+            # region's key value, for a client shared across regions), this key accepts the same
+            # header as that region's. pulumi-aws marks `value` secret, as input and as output
+            # (additional_secret_outputs), so the state and previews never show it.
             key = aws.apigateway.ApiKey(
                 f"{name}-key-{slug}",
                 region=region,
@@ -807,6 +817,9 @@ def _method_access(args: RegionalApiArgs, route: Route) -> dict[str, Any]:
         return {"authorization": "NONE"}
     if args.authorization == "apiKey":
         return {"authorization": "NONE", "api_key_required": True}
+    if args.authorization == "iam+apiKey":
+        # API Gateway checks the signature first, then the key (and the key's usage plan).
+        return {"authorization": "AWS_IAM", "api_key_required": True}
     return {"authorization": "AWS_IAM"}
 
 

@@ -23,8 +23,9 @@ import pulumi_aws as aws
 from resilience_policies import thresholds
 
 from .alarms import maximum_above
-from .iam import PolicyStatement, assume_role_policy, policy_document
+from .iam import PolicyStatement, assume_role_policy, partition_of, policy_document
 from .inputs import as_args, placed_in, schema_args
+from .outputs import declared_outputs
 from .saga_definition import (
     BOOKING_STEPS,
     COMPENSATION_FAILED_ERROR,
@@ -70,6 +71,12 @@ TRACING_ACTIONS = (
     "xray:PutTelemetryRecords",
     "xray:PutTraceSegments",
 )
+
+
+def state_machine_arn_pattern(partition: str, region: str, account: str, resource_name: str) -> str:
+    """The ARN (an ArnLike pattern) of the state machine Pulumi names after `resource_name`: its
+    auto-generated name is the resource name, a dash and a random suffix."""
+    return f"arn:{partition}:states:{region}:{account}:stateMachine:{resource_name}-*"
 
 
 @schema_args
@@ -164,9 +171,24 @@ class Saga(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         self.role = aws.iam.Role(
             f"{name}-role",
-            assume_role_policy=assume_role_policy("states.amazonaws.com"),
+            # Only Step Functions acting for this account's state machine of this saga may
+            # assume it (cross-service confused deputy guard, as the Step Functions guide shows:
+            # https://docs.aws.amazon.com/step-functions/latest/dg/procedure-create-iam-role.html).
+            # The ARN is a pattern on the state machine's auto-generated name (its resource name
+            # and a random suffix): the state machine needs the role, so the role cannot need
+            # the state machine's ARN.
+            assume_role_policy=assume_role_policy(
+                "states.amazonaws.com",
+                source_account=identity.account_id,
+                source_arn=pulumi.Output.all(identity.arn, identity.account_id).apply(
+                    lambda parts: state_machine_arn_pattern(
+                        partition_of(parts[0]), region, parts[1], f"{name}-state-machine"
+                    )
+                ),
+            ),
             description=f"Execution role of the {name} state machine ({region})",
             tags=tags,
             opts=child,
@@ -251,10 +273,4 @@ class Saga(pulumi.ComponentResource):
         self.table_name = self.table.name
         self.table_arn = self.table.arn
         self.log_group_name = self.log_group.name
-        self.register_outputs(
-            {
-                "stateMachineArn": self.state_machine.arn,
-                "tableName": self.table.name,
-                "logGroupName": self.log_group.name,
-            }
-        )
+        self.register_outputs(declared_outputs(self))

@@ -3,7 +3,7 @@ resource exists, so a bad value fails `pulumi preview` with one message that nam
 the fix instead of failing halfway through `pulumi up`."""
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -11,7 +11,7 @@ import pulumi
 
 from resilience_policies import thresholds
 
-from .api_access import AUTHORIZATION_MODES, DEFAULT_AUTHORIZATION, ApiClient
+from .api_access import AUTHORIZATION_MODES, DEFAULT_AUTHORIZATION, ApiClient, uses_api_keys
 from .function import DEFAULT_RUNTIME
 from .global_table import CONSISTENCY_MODES, mrsc_region_problems, suggested_witness
 from .inputs import schema_args
@@ -72,6 +72,7 @@ _API_CLIENT_FIELDS: Final[dict[str, str]] = {
     "rateLimit": "rate_limit",
     "burstLimit": "burst_limit",
     "quotaPerDay": "quota_per_day",
+    "sharedAcrossRegions": "shared_across_regions",
 }
 
 
@@ -103,7 +104,7 @@ class ServiceSettings:
     alarm_email: str | None = None
     """The `alarmEmail` setting: E-mail address subscribed to each region's alarm topic (DLQ depth,
     queue age). Empty for none."""
-    api_timeout_s: int = 10
+    api_timeout_seconds: int = 10
     """The `apiTimeoutSeconds` setting: Timeout of the API function. Must end before API Gateway's
     integration timeout (integrationTimeoutMs minus a 1 s margin)."""
     api_memory_mb: int = 256
@@ -111,14 +112,14 @@ class ServiceSettings:
     api_reserved_concurrency: int | None = None
     """The `apiReservedConcurrency` setting: Reserved concurrency of the API function per region; 0
     for none."""
-    worker_timeout_s: int = 30
+    worker_timeout_seconds: int = 30
     """The `workerTimeoutSeconds` setting: Timeout of the queue worker. The queue's visibility
     timeout is derived as 6x this plus the batching window."""
     worker_memory_mb: int = 512
     """The `workerMemoryMb` setting: Memory of the worker function (MB)."""
     worker_batch_size: int = 10
     """The `workerBatchSize` setting: Messages per worker invocation."""
-    worker_batching_window_s: int = 1
+    worker_batching_window_seconds: int = 1
     """The `workerBatchingWindowSeconds` setting: How long the SQS poller gathers a batch (seconds).
     """
     worker_max_concurrency: int = thresholds.SQS_MAX_CONCURRENCY_DEFAULT
@@ -135,7 +136,7 @@ class ServiceSettings:
     integration_timeout_ms: int = thresholds.API_GATEWAY_INTEGRATION_TIMEOUT_MS
     """The `integrationTimeoutMs` setting: API Gateway Lambda integration timeout (ms), at most
     29000."""
-    health_check_interval_s: int = thresholds.HEALTH_CHECK_INTERVAL_DEFAULT_S
+    health_check_interval_seconds: int = thresholds.HEALTH_CHECK_INTERVAL_DEFAULT_S
     """The `healthCheckIntervalSeconds` setting: Route53 health check request interval, 10 or 30
     seconds (10 is billed as the fast-interval option)."""
     health_check_failure_threshold: int = thresholds.HEALTH_CHECK_FAILURE_THRESHOLD_DEFAULT
@@ -186,13 +187,16 @@ class ServiceSettings:
     or 1000 records/s of writes each)."""
     api_authorization: str = DEFAULT_AUTHORIZATION
     """The `apiAuthorization` setting: who may call every route but the health check - iam (SigV4
-    signatures allowed execute-api:Invoke) or apiKey (an x-api-key of a client in apiClients)."""
+    signatures allowed execute-api:Invoke), apiKey (an x-api-key of a client in apiClients) or
+    iam+apiKey (both: a signature AND a client's x-api-key)."""
     api_clients: Sequence[ApiClient] = ()
-    """The `apiClients` setting: with apiKey, one entry per client with its own usage plan."""
+    """The `apiClients` setting: with apiKey or iam+apiKey, one entry per client with its own
+    usage plan, and its own key value in each region unless the entry sets sharedAcrossRegions:
+    true."""
     dns_record_type: str = thresholds.DNS_RECORD_TYPE_DEFAULT
     """The `dnsRecordType` setting: alias (A alias records) or cname (CNAME records with
     dnsTtlSeconds)."""
-    dns_ttl_s: int = thresholds.DNS_CNAME_TTL_DEFAULT_S
+    dns_ttl_seconds: int = thresholds.DNS_CNAME_TTL_DEFAULT_S
     """The `dnsTtlSeconds` setting: TTL of the CNAME records when dnsRecordType is cname."""
     retiring_regions: Sequence[str] = ()
     """The `retiringRegions` setting: regions on their way out - still listed in `regions`, they
@@ -237,19 +241,19 @@ _KEYS: Final[tuple[_Key, ...]] = (
     _Key("domainName", "domain_name", "string", required=True),
     _Key("hostedZoneName", "hosted_zone_name", "string", required=True),
     _Key("alarmEmail", "alarm_email", "string"),
-    _Key("apiTimeoutSeconds", "api_timeout_s", "integer"),
+    _Key("apiTimeoutSeconds", "api_timeout_seconds", "integer"),
     _Key("apiMemoryMb", "api_memory_mb", "integer"),
     _Key("apiReservedConcurrency", "api_reserved_concurrency", "integer"),
-    _Key("workerTimeoutSeconds", "worker_timeout_s", "integer"),
+    _Key("workerTimeoutSeconds", "worker_timeout_seconds", "integer"),
     _Key("workerMemoryMb", "worker_memory_mb", "integer"),
     _Key("workerBatchSize", "worker_batch_size", "integer"),
-    _Key("workerBatchingWindowSeconds", "worker_batching_window_s", "integer"),
+    _Key("workerBatchingWindowSeconds", "worker_batching_window_seconds", "integer"),
     _Key("workerMaxConcurrency", "worker_max_concurrency", "integer"),
     _Key("maxReceiveCount", "max_receive_count", "integer"),
     _Key("apiThrottleBurstLimit", "api_throttle_burst_limit", "integer"),
     _Key("apiThrottleRateLimit", "api_throttle_rate_limit", "number"),
     _Key("integrationTimeoutMs", "integration_timeout_ms", "integer"),
-    _Key("healthCheckIntervalSeconds", "health_check_interval_s", "integer"),
+    _Key("healthCheckIntervalSeconds", "health_check_interval_seconds", "integer"),
     _Key("healthCheckFailureThreshold", "health_check_failure_threshold", "integer"),
     _Key("logRetentionDays", "log_retention_days", "integer"),
     _Key("taskTtlDays", "task_ttl_days", "integer"),
@@ -267,7 +271,7 @@ _KEYS: Final[tuple[_Key, ...]] = (
     _Key("apiAuthorization", "api_authorization", "string"),
     _Key("apiClients", "api_clients", "objects"),
     _Key("dnsRecordType", "dns_record_type", "string"),
-    _Key("dnsTtlSeconds", "dns_ttl_s", "integer"),
+    _Key("dnsTtlSeconds", "dns_ttl_seconds", "integer"),
     _Key("retiringRegions", "retiring_regions", "array"),
     _Key("tableRegion", "table_region", "string"),
     _Key("tableConsistency", "table_consistency", "string"),
@@ -276,6 +280,7 @@ _KEYS: Final[tuple[_Key, ...]] = (
 #: Keys whose values are structured (lists, objects) rather than strings.
 _STRUCTURED_KINDS: Final[frozenset[str]] = frozenset({"array", "objects"})
 CONFIG_KEYS: Final[tuple[str, ...]] = tuple(key.name for key in _KEYS)
+_KIND_OF: Final[dict[str, str]] = {key.name: key.kind for key in _KEYS}
 
 
 def _qualified(key: str) -> str:
@@ -283,7 +288,8 @@ def _qualified(key: str) -> str:
 
 
 def _api_clients(raw: Any) -> tuple[ApiClient, ...]:
-    """`apiClients` entries, each an object with name, rateLimit, burstLimit and quotaPerDay."""
+    """`apiClients` entries, each an object with name, rateLimit, burstLimit, quotaPerDay and
+    sharedAcrossRegions."""
     import json
 
     if isinstance(raw, str):
@@ -306,6 +312,14 @@ def _api_clients(raw: Any) -> tuple[ApiClient, ...]:
         missing = [name for name in ("name", "rateLimit", "burstLimit") if item.get(name) is None]
         if missing:
             raise ValueError(f"entry {index} needs {', '.join(missing)}")
+        shared = item.get("sharedAcrossRegions", False)
+        if isinstance(shared, str) and shared.strip().lower() in ("true", "false"):
+            shared = shared.strip().lower() == "true"
+        if not isinstance(shared, bool):
+            raise ValueError(
+                f"entry {index}: sharedAcrossRegions must be true or false, got {shared!r} "
+                "(true: one key value in every region; leave it out for a value per region)"
+            )
         try:
             quota = item.get("quotaPerDay")
             clients.append(
@@ -314,6 +328,7 @@ def _api_clients(raw: Any) -> tuple[ApiClient, ...]:
                     rate_limit=float(item["rateLimit"]),
                     burst_limit=int(item["burstLimit"]),
                     quota_per_day=None if quota is None else int(quota),
+                    shared_across_regions=shared,
                 )
             )
         except (TypeError, ValueError):
@@ -361,31 +376,149 @@ def _coerce(key: _Key, raw: Any) -> Any:
     return str(raw).strip()
 
 
-def settings_from_mapping(raw: Mapping[str, Any]) -> ServiceSettings:
+#: Names the settings had in the package schema before every setting got one name everywhere
+#: (stack config, `ServiceSettings`, the schema). Still read, with a deprecation message; both
+#: names at once is an error.
+DEPRECATED_KEYS: Final[dict[str, str]] = {
+    "apiTimeoutS": "apiTimeoutSeconds",
+    "workerTimeoutS": "workerTimeoutSeconds",
+    "workerBatchingWindowS": "workerBatchingWindowSeconds",
+    "healthCheckIntervalS": "healthCheckIntervalSeconds",
+    "dnsTtlS": "dnsTtlSeconds",
+}
+
+#: A placeholder for the value in a suggested command, by the setting's kind.
+_VALUE_HINTS: Final[dict[str, str]] = {
+    "integer": "<whole number>",
+    "number": "<number>",
+    "boolean": "true|false",
+    "string": "<value>",
+}
+
+
+def set_command(key: str, namespace: str = CONFIG_NAMESPACE, value: object = None) -> str:
+    """The `pulumi config set` command that gives `key` a value, in `namespace` (the one the
+    settings are read from: a plain `pulumi config set key` writes the current project's own
+    namespace, which is another one when the components are used from another project)."""
+    kind = _KIND_OF.get(key, "string")
+    if kind in _STRUCTURED_KINDS:
+        example = "us-east-1" if kind == "array" else "name"
+        field_path = "[0]" if kind == "array" else "[0].name"
+        return f"pulumi config set --path '{namespace}:{key}{field_path}' {example}"
+    shown = _VALUE_HINTS.get(kind, "<value>") if value is None else str(value)
+    if any(character.isspace() for character in shown) or not shown:
+        shown = f"'{shown}'"
+    return f"pulumi config set {namespace}:{key} {shown}"
+
+
+def _nearest(name: str) -> str | None:
+    import difflib
+
+    lowered = {key.lower(): key for key in CONFIG_KEYS}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    found = difflib.get_close_matches(
+        name, CONFIG_KEYS, n=1, cutoff=0.6
+    ) or difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    if not found:
+        return None
+    return lowered.get(found[0], found[0])
+
+
+def _plain(value: Any) -> str | None:
+    """A config value short enough to repeat in a command, else None."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float | str) and len(str(value)) <= 60:
+        return str(value)
+    return None
+
+
+_COMMAND_KEY = re.compile(r"`pulumi config (set|rm)( --path)? '?([A-Za-z][A-Za-z0-9]*)(?=[\s\[`'])")
+
+
+def _in_namespace(problem: str, namespace: str) -> str:
+    """A problem's text with every key it names qualified with `namespace`, and a command to fix
+    it appended when the text has none."""
+    if namespace != CONFIG_NAMESPACE:
+        problem = problem.replace(f"{CONFIG_NAMESPACE}:", f"{namespace}:")
+
+    def qualify(match: re.Match[str]) -> str:
+        verb, path, key = match.groups()
+        if key not in _KIND_OF:
+            return match[0]
+        quote = "'" if match[0].endswith("'" + key) else ""
+        return f"`pulumi config {verb}{path or ''} {quote}{namespace}:{key}"
+
+    problem = _COMMAND_KEY.sub(qualify, problem)
+    if "pulumi config " not in problem:
+        key = problem.removeprefix(f"{namespace}:").split(":", 1)[0].split("[", 1)[0]
+        if key in _KIND_OF:
+            problem = f"{problem.rstrip('.')}; fix: `{set_command(key, namespace)}`."
+    return problem
+
+
+def settings_from_mapping(
+    raw: Mapping[str, Any],
+    *,
+    namespace: str = CONFIG_NAMESPACE,
+    warn: Callable[[str], None] | None = None,
+) -> ServiceSettings:
     """Build validated settings from raw config values keyed by their camelCase names.
 
-    Collects every problem before failing, so one `pulumi preview` shows them all.
+    Collects every problem before failing, so one `pulumi preview` shows them all; each names
+    its key in `namespace` and the `pulumi config` command that fixes it. A key under a
+    deprecated name is read as its new name and reported to `warn`.
     """
     problems: list[str] = []
-    unknown = sorted(set(raw) - set(CONFIG_KEYS))
-    for name in unknown:
-        problems.append(
-            f"{_qualified(name)}: not a setting of this program; remove it or fix its spelling "
-            f"(known keys: {', '.join(CONFIG_KEYS)})."
-        )
+    raw = dict(raw)
+    for old, new in DEPRECATED_KEYS.items():
+        if old not in raw:
+            continue
+        if new in raw:
+            problems.append(
+                f"{namespace}:{old}: the deprecated name of {new}, and {new} is set too; remove "
+                f"the old one: `pulumi config rm {namespace}:{old}`."
+            )
+            raw.pop(old)
+            continue
+        value = raw.pop(old)
+        raw[new] = value
+        if warn is not None:
+            warn(
+                f"{namespace}:{old} is deprecated; it is read as {new}. Rename it: "
+                f"`pulumi config rm {namespace}:{old}` and "
+                f"`{set_command(new, namespace, _plain(value))}`."
+            )
+    for name in sorted(set(raw) - set(CONFIG_KEYS)):
+        nearest = _nearest(name)
+        if nearest is not None:
+            problems.append(
+                f"{namespace}:{name}: not a setting; did you mean {nearest}? Fix: "
+                f"`pulumi config rm {namespace}:{name}` and "
+                f"`{set_command(nearest, namespace, _plain(raw[name]))}`."
+            )
+        else:
+            problems.append(
+                f"{namespace}:{name}: not a setting of this service; remove it with "
+                f"`pulumi config rm {namespace}:{name}` (the settings: {', '.join(CONFIG_KEYS)})."
+            )
     values: dict[str, Any] = {}
     for key in _KEYS:
         if raw.get(key.name) is None or raw.get(key.name) == "":
             if key.required:
                 problems.append(
-                    f"{_qualified(key.name)}: required; set it with "
-                    f"`pulumi config set {key.name} ...`."
+                    f"{namespace}:{key.name}: required; set it with "
+                    f"`{set_command(key.name, namespace)}`."
                 )
             continue
         try:
             values[key.field] = _coerce(key, raw[key.name])
         except ValueError as error:
-            problems.append(f"{_qualified(key.name)}: {raw[key.name]!r} {error}.")
+            problems.append(
+                f"{namespace}:{key.name}: {raw[key.name]!r} {error}; fix: "
+                f"`{set_command(key.name, namespace)}`."
+            )
     if problems:
         raise ConfigError(problems)
     if values.get("api_reserved_concurrency") == 0:
@@ -393,22 +526,45 @@ def settings_from_mapping(raw: Mapping[str, Any]) -> ServiceSettings:
     if values.get("powertools_layer_version") == 0:
         values["powertools_layer_version"] = None  # 0: resolve the layer through SSM
     settings = ServiceSettings(**values)
-    problems = list(_semantic_problems(settings))
+    problems = [_in_namespace(problem, namespace) for problem in _semantic_problems(settings)]
     if problems:
         raise ConfigError(problems)
     return settings
 
 
-def load_settings(config: pulumi.Config | None = None) -> ServiceSettings:
-    """Read the stack's config (the program's namespace) and validate it."""
-    config = config or pulumi.Config(CONFIG_NAMESPACE)
+def config_keys(namespace: str) -> list[str]:
+    """Every key the stack's config sets in `namespace` (the engine hands a program its whole
+    config; `pulumi.Config` only answers for keys one asks about, so a misspelled key would go
+    unseen)."""
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    prefix = f"{namespace}:"
+    everything = {**get_config_env(), **CONFIG.get()}
+    return sorted(key.removeprefix(prefix) for key in everything if key.startswith(prefix))
+
+
+def load_settings(
+    config: pulumi.Config | None = None, *, namespace: str | None = None
+) -> ServiceSettings:
+    """Read the stack's settings and validate them.
+
+    The settings live in this package's namespace (`resilient-serverless:<key>`) whatever the
+    calling project is called; pass `namespace=pulumi.get_project()` (or a `pulumi.Config` of
+    another namespace) to keep them in your own project's namespace instead. Every key set in the
+    namespace must be a setting: a misspelled one is an error that names the nearest valid key.
+    """
+    namespace = namespace or (config.name if config is not None else CONFIG_NAMESPACE)
+    config = pulumi.Config(namespace) if config is None or config.name != namespace else config
     raw: dict[str, Any] = {}
-    for key in _KEYS:
-        structured = key.kind in _STRUCTURED_KINDS
-        value = config.get_object(key.name) if structured else config.get(key.name)
+    for name in set(config_keys(namespace)) | set(CONFIG_KEYS):
+        kind = _KIND_OF.get(DEPRECATED_KEYS.get(name, name), "string")
+        try:
+            value = config.get_object(name) if kind in _STRUCTURED_KINDS else config.get(name)
+        except Exception:  # a value that is not the JSON a structured key needs: reported below
+            value = config.get(name)
         if value is not None:
-            raw[key.name] = value
-    return settings_from_mapping(raw)
+            raw[name] = value
+    return settings_from_mapping(raw, namespace=namespace, warn=pulumi.log.warn)
 
 
 def _semantic_problems(settings: ServiceSettings) -> list[str]:
@@ -461,14 +617,16 @@ def _semantic_problems(settings: ServiceSettings) -> list[str]:
     def in_range(key: str, value: float, low: float, high: float, why: str = "") -> None:
         check(low <= value <= high, key, f"{value} must be between {low} and {high}{why}.")
 
-    in_range("apiTimeoutSeconds", settings.api_timeout_s, 1, thresholds.MAX_LAMBDA_TIMEOUT_S)
-    in_range("workerTimeoutSeconds", settings.worker_timeout_s, 1, thresholds.MAX_LAMBDA_TIMEOUT_S)
+    in_range("apiTimeoutSeconds", settings.api_timeout_seconds, 1, thresholds.MAX_LAMBDA_TIMEOUT_S)
+    in_range(
+        "workerTimeoutSeconds", settings.worker_timeout_seconds, 1, thresholds.MAX_LAMBDA_TIMEOUT_S
+    )
     in_range("apiMemoryMb", settings.api_memory_mb, 128, 10_240)
     in_range("workerMemoryMb", settings.worker_memory_mb, 128, 10_240)
     in_range("workerBatchSize", settings.worker_batch_size, 1, 10_000)
     in_range(
         "workerBatchingWindowSeconds",
-        settings.worker_batching_window_s,
+        settings.worker_batching_window_seconds,
         0,
         thresholds.MAX_BATCHING_WINDOW_S,
     )
@@ -503,9 +661,9 @@ def _semantic_problems(settings: ServiceSettings) -> list[str]:
         " (higher needs an AWS quota increase and the policy pack's allowance)",
     )
     check(
-        settings.health_check_interval_s in thresholds.HEALTH_CHECK_INTERVALS_S,
+        settings.health_check_interval_seconds in thresholds.HEALTH_CHECK_INTERVALS_S,
         "healthCheckIntervalSeconds",
-        f"{settings.health_check_interval_s} must be one of {thresholds.HEALTH_CHECK_INTERVALS_S}.",
+        f"{settings.health_check_interval_seconds} must be one of {thresholds.HEALTH_CHECK_INTERVALS_S}.",
     )
     in_range(
         "healthCheckFailureThreshold",
@@ -576,13 +734,13 @@ def _semantic_problems(settings: ServiceSettings) -> list[str]:
         settings.api_authorization in AUTHORIZATION_MODES,
         "apiAuthorization",
         f"{settings.api_authorization!r} must be one of {', '.join(AUTHORIZATION_MODES)} (SigV4 "
-        "signatures, or API keys with a usage plan per client).",
+        "signatures, API keys with a usage plan per client, or both).",
     )
-    if settings.api_authorization == "apiKey":
+    if uses_api_keys(settings.api_authorization):
         check(
             bool(settings.api_clients),
             "apiClients",
-            "apiAuthorization apiKey needs at least one client, e.g. "
+            f"apiAuthorization {settings.api_authorization} needs at least one client, e.g. "
             "`pulumi config set --path 'apiClients[0].name' mobile-app` with its rateLimit and "
             "burstLimit.",
         )
@@ -590,8 +748,8 @@ def _semantic_problems(settings: ServiceSettings) -> list[str]:
         check(
             not settings.api_clients,
             "apiClients",
-            "clients get API keys only with `apiAuthorization: apiKey`; remove apiClients or "
-            "set apiAuthorization to apiKey.",
+            "clients get API keys only with `apiAuthorization: apiKey` or `iam+apiKey`; remove "
+            "apiClients or set apiAuthorization to iam+apiKey (or apiKey).",
         )
     for index, client in enumerate(settings.api_clients):
         problems.extend(client.problems(_qualified(f"apiClients[{index}]")))
@@ -606,7 +764,7 @@ def _semantic_problems(settings: ServiceSettings) -> list[str]:
     )
     in_range(
         "dnsTtlSeconds",
-        settings.dns_ttl_s,
+        settings.dns_ttl_seconds,
         thresholds.DNS_CNAME_TTL_MIN_S,
         thresholds.DNS_CNAME_TTL_MAX_S,
         " (the CNAME records' TTL; alias records use their target's)",
@@ -645,16 +803,16 @@ def _semantic_problems(settings: ServiceSettings) -> list[str]:
     # The timeout chain: API Gateway gives up at the integration timeout, so the function
     # must give up (visibly) before it.
     latest_api_timeout = thresholds.max_api_function_timeout_s(settings.integration_timeout_ms)
-    if settings.api_timeout_s >= 1:
+    if settings.api_timeout_seconds >= 1:
         check(
-            settings.api_timeout_s <= latest_api_timeout,
+            settings.api_timeout_seconds <= latest_api_timeout,
             "apiTimeoutSeconds",
-            f"{settings.api_timeout_s} s outlives API Gateway's {settings.integration_timeout_ms} ms "
+            f"{settings.api_timeout_seconds} s outlives API Gateway's {settings.integration_timeout_ms} ms "
             f"integration timeout; set it to {latest_api_timeout} or less so the function "
             "times out first.",
         )
     check(
-        not (settings.worker_batch_size > 10 and settings.worker_batching_window_s < 1),
+        not (settings.worker_batch_size > 10 and settings.worker_batching_window_seconds < 1),
         "workerBatchingWindowSeconds",
         "Lambda needs a batching window of at least 1 s for SQS batches above 10.",
     )

@@ -164,6 +164,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=3,
         help="locally: receives before a failing task's message moves to the DLQ (default 3)",
     )
+    load.add_argument(
+        "--api-key-file",
+        metavar="FILE",
+        help="the client's API key, sent in x-api-key with every signed call (a stack with "
+        "apiAuthorization iam+apiKey); locally the gateway then requires it. Default "
+        "$RESILIENT_API_KEY if set; never the value itself on the command line",
+    )
     load.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     chaos = commands.add_parser("chaos", help="outage, slowdown, recovery; with a control pass")
     chaos.add_argument("--tasks", type=_positive(int, "--tasks"), required=True)
@@ -294,16 +301,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.command == "gameday":
         return _gameday(parser, arguments)
     if arguments.command == "load":
+        import os
+        from pathlib import Path
+
+        from tools.signed_call import SignedCallError, read_api_keys
+
         from . import load as drill_load
 
+        try:
+            keys = read_api_keys(
+                Path(arguments.api_key_file) if arguments.api_key_file else None, os.environ
+            )
+        except SignedCallError as error:
+            parser.error(f"load: {error}")
+        if arguments.url is None and keys is not None and keys.shared is None:
+            parser.error(
+                "load: --api-key-file: the local gateway is one region; give one key value, "
+                "not a JSON object of regions"
+            )
         result = drill_load.run(
             arguments.rps,
             arguments.seconds,
             arguments.url,
             grace_s=arguments.grace_seconds,
             max_receive_count=arguments.max_receive_count,
+            api_keys=keys,
         )
-        goals = drill_load.GOALS
+        goals = drill_load.goals(keys is not None)
         title = f"load drill: {arguments.rps} rps for {arguments.seconds} s"
     else:
         from . import chaos as drill_chaos

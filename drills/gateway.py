@@ -1,11 +1,18 @@
 """API Gateway in front of a region's API function, locally: IAM (SigV4) authorization on every
-route but GET /health, as the stack configures it, with API Gateway's 403 answers.
+route but GET /health, as the stack configures it, with API Gateway's 403 answers; and, given
+client keys (`apiAuthorization: iam+apiKey`), a known `x-api-key` on those routes too, checked
+after the signature as API Gateway does, a missing or unknown one answered 403 Forbidden.
 
 A signature is checked for real: it is computed again with botocore for the known credentials,
 from the request as received (method, path, query, the headers it lists as signed, the body)
 and its own X-Amz-Date, and compared with the one sent. What API Gateway checks beyond that
 (execute-api:Invoke in the caller's IAM policies, STS-issued tokens) has no local counterpart:
 a request signed with the drill's credentials is allowed.
+
+What passed is recorded as API Gateway records it, in the event's `requestContext.identity`
+(which clients cannot set): `userArn` of the principal that signed (the drill's credentials
+stand for `DRILL_PRINCIPAL_ARN`), `apiKey` and `apiKeyId` of the key sent on a protected route.
+The handlers make the caller the owner of what it creates from these.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -23,7 +30,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from tools.signed_call import SERVICE, HttpAnswer, Transport
+from tools.signed_call import API_KEY_HEADER, FORBIDDEN_MESSAGE, SERVICE, HttpAnswer, Transport
 
 from .containers import ContainerError, api_event
 from .local_aws import CREDENTIALS
@@ -34,6 +41,8 @@ BASE_URL: Final[str] = "https://drill.example.com/v1"
 DRILL_CREDENTIALS: Final = Credentials(
     CREDENTIALS["aws_access_key_id"], CREDENTIALS["aws_secret_access_key"]
 )
+#: The principal the drill's credentials stand for (an IAM user of moto's default account).
+DRILL_PRINCIPAL_ARN: Final[str] = "arn:aws:iam::123456789012:user/drill"
 #: The one route left open (Route53's health checkers cannot sign).
 OPEN_ROUTES: Final[frozenset[tuple[str, str]]] = frozenset({("GET", "/health")})
 #: How far X-Amz-Date may lie from the gateway's clock (SigV4's limit).
@@ -193,9 +202,20 @@ def _signature_matches(
     return hmac.compare_digest(expected, parameters["Signature"])
 
 
+def check_api_key(headers: Mapping[str, str], keys: Collection[str]) -> Denial | None:
+    """None when the request's `x-api-key` is one of `keys` (the enabled keys of the stage's
+    usage plans); else API Gateway's 403, which says no more than Forbidden."""
+    sent = {key.lower(): value for key, value in headers.items()}.get(API_KEY_HEADER)
+    if sent is not None and any(hmac.compare_digest(sent, key) for key in keys):
+        return None
+    return Denial("ForbiddenException", FORBIDDEN_MESSAGE)
+
+
 class LocalGateway:
     """One region's API behind IAM authorization. `transport(backend)` is what a signed client
-    sends its requests through; `backend` invokes an API container."""
+    sends its requests through; `backend` invokes an API container. `api_keys`: the clients'
+    key values in this region; given any, every route but the open ones needs one of them in
+    `x-api-key` as well as a signature (`iam+apiKey`)."""
 
     def __init__(
         self,
@@ -204,11 +224,26 @@ class LocalGateway:
         base_url: str = BASE_URL,
         known: Sequence[Credentials] = (DRILL_CREDENTIALS,),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        api_keys: Collection[str] = (),
+        principals: Mapping[str, str] | None = None,
     ) -> None:
         self.region = region
         self.base_path = urlsplit(base_url).path.rstrip("/")
         self.known = tuple(known)
         self.clock = clock
+        self.api_keys = frozenset(api_keys)
+        #: Access key id -> the ARN of the principal it belongs to (`userArn`); by default the
+        #: drill's user for its credentials, a user named after the access key for others.
+        self.principals = dict(
+            principals
+            if principals is not None
+            else {
+                each.access_key: DRILL_PRINCIPAL_ARN
+                if each.access_key == DRILL_CREDENTIALS.access_key
+                else f"arn:aws:iam::123456789012:user/{each.access_key}"
+                for each in self.known
+            }
+        )
         #: Requests refused, by API Gateway error type.
         self.denied: dict[str, int] = {}
 
@@ -227,9 +262,12 @@ class LocalGateway:
             return Denial("MissingAuthenticationTokenException", "Missing Authentication Token")
         if (method, path) in OPEN_ROUTES:
             return None
-        return check_signature(
+        denial = check_signature(
             method, url, headers, body, region=self.region, known=self.known, now=self.clock()
         )
+        if denial is not None or not self.api_keys:
+            return denial
+        return check_api_key(headers, self.api_keys)
 
     def handle(
         self,
@@ -245,8 +283,11 @@ class LocalGateway:
             return denial.answer()
         path = self.route(url) or "/"
         text = None if body is None else body.decode("utf-8", errors="surrogateescape")
+        event = api_event(method, path, text, dict(headers))
+        if (method, path) not in OPEN_ROUTES:
+            event["requestContext"]["identity"] = self.identity(headers)
         try:
-            result = backend(api_event(method, path, text, dict(headers)))
+            result = backend(event)
         except ContainerError:
             return Denial("InternalServerErrorException", "Internal server error", 502).answer()
         # A proxy result may set headers in either field; API Gateway sends both.
@@ -256,6 +297,21 @@ class LocalGateway:
         return HttpAnswer(
             int(result["statusCode"]), answer_headers, str(result.get("body") or "").encode()
         )
+
+    def identity(self, headers: Mapping[str, str]) -> dict[str, str | None]:
+        """`requestContext.identity` of an authorized request: who signed it (`userArn`, from
+        the access key of its credential scope) and the key it carried (`apiKeyId`, an id
+        derived from the value, as stable as API Gateway's)."""
+        lower = {key.lower(): value for key, value in headers.items()}
+        parameters = _authorization_parameters(lower.get("authorization", "")) or {}
+        access_key = parameters.get("Credential", "").split("/")[0] or None
+        key = lower.get(API_KEY_HEADER)
+        return {
+            "accessKey": access_key,
+            "userArn": self.principals.get(access_key or ""),
+            "apiKey": key,
+            "apiKeyId": hashlib.sha256(key.encode()).hexdigest()[:10] if key else None,
+        }
 
     def transport(self, backend: Backend) -> Transport:
         def send(

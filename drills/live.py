@@ -6,8 +6,10 @@ the world differs (`gameday.Network`):
 - the service's name is resolved with real lookups (`socket.getaddrinfo`, injectable): the
   canonical name (a CNAME's target) or, for an alias record, the addresses tell which region
   answers, matched against the stack's `regionalEndpoints` output;
-- requests go over HTTPS to that region's endpoint, signed with SigV4 for the region or with
-  the `x-api-key` header, as the stack's `apiAuthorization` requires;
+- requests go over HTTPS to that region's endpoint, signed with SigV4 for the region, with the
+  `x-api-key` header, or both (`iam+apiKey`), as the stack's `apiAuthorization` requires; the
+  key is one value, or a JSON object of region -> value (each region's key has its own value
+  unless the client is `sharedAcrossRegions`), and each region gets its own;
 - faults are written to the region's fault-injection parameter (`/<service>/<region>/
   fault-injection`), which only a stack with `faultInjectionAllowed: true` has and reads. The
   scenarios that need more than that parameter are never run here (`LOCAL_ONLY`).
@@ -40,12 +42,15 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from tools.signed_call import API_KEY_ENV as SIGNED_CALL_API_KEY_ENV
 from tools.signed_call import (
+    ApiKeys,
     HttpAnswer,
     SignedCallError,
     SignedClient,
     Transport,
     default_credentials,
+    parse_api_keys,
     urllib_transport,
 )
 
@@ -102,7 +107,7 @@ class LiveStack:
     name: str
     #: `faultInjectionAllowed` from the stack's config; None when the config does not say.
     fault_injection_allowed: bool | None
-    #: "iam" (SigV4) or "apiKey".
+    #: "iam" (SigV4), "apiKey" or "iam+apiKey" (both).
     authorization: str
     url: str
     regions: tuple[str, ...]
@@ -203,10 +208,16 @@ def check_allowed(stack: LiveStack, i_mean_prod: int) -> None:
         )
 
 
+def _keyed(authorization: str) -> bool:
+    return authorization in ("apiKey", "iam+apiKey")
+
+
 def api_key(stack: LiveStack, key_file: Path | None, environ: Mapping[str, str]) -> str | None:
-    """The API key a stack with apiKey authorization needs (None for iam): from the file, or
-    the environment; never from the command line, where other users and logs see it."""
-    if stack.authorization != "apiKey":
+    """The API key a stack with apiKey or iam+apiKey authorization needs (None for iam): from
+    the file, or the environment ($GAMEDAY_API_KEY, else tools.signed_call's
+    $RESILIENT_API_KEY); never from the command line, where other users and logs see it. One
+    value, or a JSON object of region -> value (LiveNetwork reads it)."""
+    if not _keyed(stack.authorization):
         if key_file is not None:
             raise LiveError(
                 f"--api-key-file: the {stack.name} stack authorizes with "
@@ -221,12 +232,14 @@ def api_key(stack: LiveStack, key_file: Path | None, environ: Mapping[str, str])
         if not key:
             raise LiveError(f"--api-key-file {key_file}: the file is empty")
         return key
-    key = environ.get(API_KEY_ENV, "").strip()
+    key = (environ.get(API_KEY_ENV, "") or environ.get(SIGNED_CALL_API_KEY_ENV, "")).strip()
     if not key:
         raise LiveError(
             f"the {stack.name} stack authorizes with API keys: give the key's value in "
-            f"--api-key-file FILE or ${API_KEY_ENV} (`aws apigateway get-api-key --api-key "
-            "<id from the apiKeyIds output> --include-value`)"
+            f"--api-key-file FILE or ${API_KEY_ENV} (or ${SIGNED_CALL_API_KEY_ENV}): one value, "
+            'or {"<region>": "<value>", ...} for a key of a value per region (`aws apigateway '
+            "get-api-key --api-key <id from the apiKeyIds output> --include-value --region "
+            "<region>`)"
         )
     return key
 
@@ -257,7 +270,9 @@ class LiveName:
 @dataclass
 class LiveNetwork:
     stack: LiveStack
-    #: None: SigV4 with `credentials` (the standard chain when None too).
+    #: The client's key (one value, or JSON region -> value). None: SigV4 only, with
+    #: `credentials` (the standard chain when None too); given: the key only, or the key and
+    #: SigV4 when the stack's authorization is iam+apiKey.
     api_key: str | None = None
     credentials: Any = None
     getaddrinfo: GetAddrInfo = socket.getaddrinfo
@@ -266,14 +281,27 @@ class LiveNetwork:
     lock: threading.Lock = field(default_factory=threading.Lock)
     lookup_failures: int = 0
     _signers: dict[str, SignedClient] = field(default_factory=dict)
+    _keys: ApiKeys | None = None
 
     def __post_init__(self) -> None:
-        if self.api_key is None:
+        if self.api_key is not None:
+            try:
+                self._keys = parse_api_keys(self.api_key, "the API key")
+                for region in self.stack.regions:
+                    self._keys.for_region(region)
+            except SignedCallError as error:
+                raise LiveError(f"--api-key-file: {error}") from None
+        if self.signs:
             credentials = self.credentials or default_credentials()
             self._signers = {
-                region: SignedClient(region=region, credentials=credentials)
+                region: SignedClient(region=region, credentials=credentials, api_keys=self._keys)
                 for region in self.stack.regions
             }
+
+    @property
+    def signs(self) -> bool:
+        """Whether requests are signed: always without a key, and with one on iam+apiKey."""
+        return self.api_key is None or self.stack.authorization == "iam+apiKey"
 
     @property
     def host(self) -> str:
@@ -315,9 +343,11 @@ class LiveNetwork:
         url = f"{self.stack.endpoints[region]}{route}"
         transport = self.transport_for(timeout_s)
         try:
-            if self.api_key is None:
+            if self.signs:
+                # The region's key value rides along in x-api-key when there is a key.
                 return self._signers[region].call(method, url, body, headers, transport=transport)
-            sent = {**headers, "x-api-key": self.api_key}
+            assert self._keys is not None
+            sent = {**headers, "x-api-key": self._keys.for_region(region)}
             if body is not None:
                 sent.setdefault("Content-Type", "application/json")
             return transport(method, url, sent, None if body is None else body.encode())
@@ -496,7 +526,10 @@ def plan(
     """What a run would do, line by line: nothing is changed to find it out."""
     run, skipped = split_scenarios(options.scenarios)
     nominal = settings.nominal_failover_s(options.alias_ttl_s)
-    auth = "SigV4 for each region" if stack.authorization != "apiKey" else "x-api-key header"
+    auth = {
+        "apiKey": "x-api-key header",
+        "iam+apiKey": "SigV4 for each region and the region's x-api-key header",
+    }.get(stack.authorization, "SigV4 for each region")
     lines = [
         f"game day against the {stack.name} stack ({stack.url})",
         f"  regions: {', '.join(stack.regions)}; faults on {fault_region}, where "

@@ -14,10 +14,17 @@ poller. With --url it calls the deployed stack over HTTPS with the credentials o
 standard chain. Every call is signed with SigV4 (`tools.signed_call`), for the region the health
 route names.
 
+API keys (a stack with `apiAuthorization: iam+apiKey`): `--api-key-file FILE` (or
+$RESILIENT_API_KEY) is the client's key, sent in `x-api-key` with every signed call; locally the
+gateway then requires it too (and answers 403 Forbidden without it, as API Gateway does), as a
+staging stage does.
+
 Figures: latency percentiles from each submit's due time to done (SUCCEEDED only), the submits'
-status codes, the share throttled (429), tasks that ended FAILED, and tasks lost (accepted, but
-neither SUCCEEDED nor FAILED within `GRACE_S` after the later of the last submit and their own).
-Goals: none lost, none failed (`GOALS`); the drill exits 1 when one is missed.
+status codes, the share throttled (429), submits refused (403: a signature or a key the gateway
+did not accept), tasks that ended FAILED, and tasks lost (accepted, but neither SUCCEEDED nor
+FAILED within `GRACE_S` after the later of the last submit and their own). Goals: none lost,
+none failed (`GOALS`), and none refused when the run has an API key (`goals`); the drill exits 1
+when one is missed.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from tools.signed_call import HttpAnswer, SignedClient, Transport
+from tools.signed_call import ApiKeys, HttpAnswer, SignedClient, Transport
 
 from . import local_aws
 from .chaos import Recorder
@@ -96,11 +103,20 @@ def _ignore(observations: Observations) -> None:
 
 
 def local_api(
-    url: str, api_containers: int = 4, workers: int = 3, max_receive_count: int = MAX_RECEIVE_COUNT
+    url: str,
+    api_containers: int = 4,
+    workers: int = 3,
+    max_receive_count: int = MAX_RECEIVE_COUNT,
+    *,
+    api_key: str | None = None,
+    gateway_api_keys: tuple[str, ...] | None = None,
 ) -> tuple[Call, Callable[[], None]]:
     """The handlers on moto: a call function and a stop function. Every container runs in a
     process of its own, one invocation at a time, as in Lambda (in the drill's process the
-    workers would share the interpreter with its client threads and fall behind)."""
+    workers would share the interpreter with its client threads and fall behind).
+
+    `api_key`: the key the client sends; `gateway_api_keys`: the keys the gateway accepts
+    (default: the client's, so a run with a key meets a stage that requires it)."""
     resources = local_aws.create(
         url, "eu-west-1", max_receive_count=max_receive_count, visibility_s=VISIBILITY_S
     )
@@ -135,7 +151,8 @@ def local_api(
         for method in ("POST /tasks", "GET /tasks/{taskId}", "GET /health")
     }
 
-    gateway = LocalGateway("eu-west-1").transport(api.invoke)
+    accepted = gateway_api_keys if gateway_api_keys is not None else _keys_of(api_key)
+    gateway = LocalGateway("eu-west-1", api_keys=accepted).transport(api.invoke)
 
     def throttled(
         method: str, url: str, headers: Mapping[str, str], body: bytes | None
@@ -149,7 +166,9 @@ def local_api(
             return HttpAnswer(429, {}, b'{"message": "Too Many Requests"}')
         return gateway(method, url, headers, body)
 
-    call = signed_api(SignedClient(credentials=DRILL_CREDENTIALS, transport=throttled), BASE_URL)
+    keys = ApiKeys(shared=api_key) if api_key is not None else None
+    client = SignedClient(credentials=DRILL_CREDENTIALS, transport=throttled, api_keys=keys)
+    call = signed_api(client, BASE_URL)
 
     def finish() -> None:
         stop.set()
@@ -159,6 +178,10 @@ def local_api(
             container.close()
 
     return call, finish
+
+
+def _keys_of(api_key: str | None) -> tuple[str, ...]:
+    return (api_key,) if api_key is not None else ()
 
 
 def signed_api(client: SignedClient, base_url: str) -> Call:
@@ -178,9 +201,12 @@ def signed_api(client: SignedClient, base_url: str) -> Call:
     return call
 
 
-def remote_api(base_url: str, transport: Transport | None = None) -> Call:
-    """The deployed stack, signed with the credentials of botocore's standard chain."""
-    return signed_api(SignedClient(transport=transport), base_url)
+def remote_api(
+    base_url: str, transport: Transport | None = None, api_keys: ApiKeys | None = None
+) -> Call:
+    """The deployed stack, signed with the credentials of botocore's standard chain, with the
+    client's API key (the value of the region signed for) when it has one."""
+    return signed_api(SignedClient(transport=transport, api_keys=api_keys), base_url)
 
 
 #: The load drill's goals (see drills/README.md): every accepted task done, none failed.
@@ -188,6 +214,16 @@ GOALS: Final[tuple[Goal, ...]] = (
     zero("tasks_lost", "accepted (202) tasks not finished within the grace period"),
     zero("tasks_failed", "tasks that ended FAILED under a load with no fault injected"),
 )
+#: With an API key: a refused submit (403) is a failed one - the key, or the signature with it,
+#: did not get through the gateway.
+REFUSED_GOAL: Final[Goal] = zero(
+    "submits_refused", "submits the gateway refused (403): a signature or an API key not accepted"
+)
+
+
+def goals(api_key: bool) -> tuple[Goal, ...]:
+    """The goals of a run: `GOALS`, and no refused submit when the run sends an API key."""
+    return (*GOALS, REFUSED_GOAL) if api_key else GOALS
 
 
 def drive(call: Call, rps: float, seconds: float, grace_s: float = GRACE_S) -> dict[str, Any]:
@@ -253,6 +289,7 @@ def drive(call: Call, rps: float, seconds: float, grace_s: float = GRACE_S) -> d
         "achieved_rps": round(len(sent_at) / window, 1),
         "status_codes": dict(sorted(codes.items())),
         "throttled_share": round(codes[429] / submits, 4) if submits else 0.0,
+        "submits_refused": codes[403],
         "done": len(finished),
         "tasks_failed": len(failed),
         "latency_p50_ms": percentile_ms(latencies, 0.50),
@@ -271,18 +308,35 @@ def run(
     *,
     grace_s: float = GRACE_S,
     max_receive_count: int = MAX_RECEIVE_COUNT,
+    api_keys: ApiKeys | None = None,
+    gateway_api_keys: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
+    """The drill against `url`, or locally. `api_keys`: the client's key (locally one value,
+    which the gateway then requires unless `gateway_api_keys` says which keys it accepts)."""
     if url is not None:
-        return {"target": url, **drive(remote_api(url), rps, seconds, grace_s)}
+        return {"target": url, **drive(remote_api(url, api_keys=api_keys), rps, seconds, grace_s)}
+    if api_keys is not None and api_keys.shared is None:
+        raise ValueError(
+            "--api-key-file: the local gateway is one region: give one key value, not a JSON "
+            "object of regions"
+        )
+    api_key = api_keys.shared if api_keys is not None else None
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     with (
         drill_process(),
         local_aws.moto_server() as moto_url,
         contextlib.redirect_stdout(io.StringIO()),
     ):
-        call, finish = local_api(moto_url, max_receive_count=max_receive_count)
+        call, finish = local_api(
+            moto_url,
+            max_receive_count=max_receive_count,
+            api_key=api_key,
+            gateway_api_keys=gateway_api_keys,
+        )
         try:
             result = drive(call, rps, seconds, grace_s)
         finally:
             finish()
-    return {"target": "moto on 127.0.0.1", **result}
+    required = gateway_api_keys if gateway_api_keys is not None else _keys_of(api_key)
+    target = "moto on 127.0.0.1" + (" (API key required)" if required else "")
+    return {"target": target, **result}

@@ -1,4 +1,5 @@
-"""Call the task API with a SigV4 signature (IAM authorization, service `execute-api`).
+"""Call the task API with a SigV4 signature (IAM authorization, service `execute-api`), and
+the client's API key where the stack wants one.
 
     python -m tools.signed_call POST https://tasks.example.com/tasks \\
         --data '{"taskType": "sum", "parameters": {"numbers": [1, 2]}}' \\
@@ -16,6 +17,13 @@ saw it. `--region` signs for the given region and learns nothing (for a regional
 
 The base URL is everything before the first `/tasks`, `/bookings` or `/health` segment of the URL
 (the custom domain's base path or the stage), or the whole URL when it has none of them.
+
+API keys (`apiAuthorization: iam+apiKey`, or `apiKey` with `--unsigned`): `--api-key-file FILE`,
+or the environment variable RESILIENT_API_KEY, holds the client's key: one value (a client
+`sharedAcrossRegions`), or a JSON object of region -> value (each region's key has its own value
+by default: `aws apigateway get-api-key --api-key <id from apiKeyIds> --include-value --region
+<region> --query value --output text`). The call sends the value of the region it signs for in
+`x-api-key`. Never on the command line, where other users and shell histories see it.
 
 Credentials come from botocore's standard chain (environment, AWS_PROFILE, SSO, instance or
 container role). The answer's body goes to stdout, its status to stderr; the exit status is 0
@@ -50,6 +58,11 @@ ROUTE_SEGMENTS: Final[tuple[str, ...]] = ("tasks", "bookings", "health")
 METHODS: Final[tuple[str, ...]] = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 REGION_PATTERN: Final = re.compile(r"^[a-z]{2}(?:-[a-z]+){1,3}-[0-9]{1,2}\Z")
 DEFAULT_TIMEOUT_S: Final[float] = 30.0
+#: Where the client's API key (or its keys by region, as JSON) is read from without a file.
+API_KEY_ENV: Final[str] = "RESILIENT_API_KEY"
+API_KEY_HEADER: Final[str] = "x-api-key"
+#: API Gateway's 403 message for a missing or unknown API key (and for an unknown route).
+FORBIDDEN_MESSAGE: Final[str] = "Forbidden"
 
 
 class SignedCallError(Exception):
@@ -181,6 +194,75 @@ def sign(
     return dict(request.headers.items())
 
 
+@dataclass(frozen=True)
+class ApiKeys:
+    """A client's API key: one value for every region (`shared`), or a value per region."""
+
+    shared: str | None = None
+    by_region: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def per_region(self) -> bool:
+        return self.shared is None
+
+    def for_region(self, region: str | None) -> str:
+        if self.shared is not None:
+            return self.shared
+        if region is None or region not in self.by_region:
+            known = ", ".join(sorted(self.by_region)) or "none"
+            raise SignedCallError(
+                f"no API key for region {region}: the key file has {known}; add "
+                f'"{region}": "<value>" (aws apigateway get-api-key --api-key <id> '
+                f"--include-value --region {region})"
+            )
+        return self.by_region[region]
+
+
+def parse_api_keys(text: str, source: str) -> ApiKeys:
+    """One key value, or a JSON object of region -> value, from `source` (named in errors)."""
+    text = text.strip()
+    if not text:
+        raise SignedCallError(f"{source}: no API key in it")
+    if text.startswith("{"):
+        try:
+            found = json.loads(text)
+        except ValueError as error:
+            raise SignedCallError(
+                f"{source}: not a JSON object of region -> key ({error})"
+            ) from None
+        if not isinstance(found, dict) or not found:
+            raise SignedCallError(f"{source}: expected a JSON object of region -> key value")
+        for region, value in found.items():
+            if not REGION_PATTERN.match(str(region)):
+                raise SignedCallError(f"{source}: {region!r} is not an AWS region name")
+            if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
+                raise SignedCallError(f"{source}: the key of {region} must be a non-empty string")
+        return ApiKeys(by_region={str(k): str(v).strip() for k, v in found.items()})
+    if any(character.isspace() for character in text):
+        raise SignedCallError(
+            f"{source}: expected one key value (or a JSON object of region -> value), got text "
+            "with spaces or several lines"
+        )
+    return ApiKeys(shared=text)
+
+
+def read_api_keys(key_file: Path | None, environ: Mapping[str, str]) -> ApiKeys | None:
+    """The key from `key_file`, else from $RESILIENT_API_KEY; None when neither is given."""
+    if key_file is not None:
+        try:
+            text = key_file.read_text(encoding="utf-8")
+        except OSError as error:
+            raise SignedCallError(f"--api-key-file {key_file}: {error.strerror}") from None
+        return parse_api_keys(text, f"--api-key-file {key_file}")
+    text = environ.get(API_KEY_ENV, "")
+    return parse_api_keys(text, f"${API_KEY_ENV}") if text.strip() else None
+
+
+def is_forbidden(answer: HttpAnswer) -> bool:
+    """API Gateway's 403 for a missing or unknown API key."""
+    return answer.status == 403 and answer.message() == FORBIDDEN_MESSAGE
+
+
 def is_wrong_region(answer: HttpAnswer) -> bool:
     """API Gateway's 403 for a signature scoped to a region other than the serving one."""
     return answer.status == 403 and answer.message().startswith(WRONG_REGION_MESSAGE)
@@ -190,7 +272,9 @@ class SignedClient:
     """Signed calls to one service, remembering the region it learned.
 
     `region`: sign for this region and never learn (a regional endpoint). `transport`: how a
-    request is sent (HTTP by default; the drills pass their local API Gateway).
+    request is sent (HTTP by default; the drills pass their local API Gateway). `api_keys`: the
+    client's key, sent in `x-api-key` (the value of the region signed for). `sign=False` sends
+    the key only (a stack with `apiAuthorization: apiKey`).
     """
 
     def __init__(
@@ -200,11 +284,20 @@ class SignedClient:
         credentials: Any = None,
         transport: Transport | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        api_keys: ApiKeys | None = None,
+        sign: bool = True,
     ) -> None:
         if region is not None and not REGION_PATTERN.match(region):
             raise SignedCallError(f"not an AWS region name: {region!r} (e.g. eu-west-1)")
+        if not sign and api_keys is None:
+            raise SignedCallError("an unsigned call needs an API key (--api-key-file FILE)")
         self.fixed_region = region
-        self.credentials = credentials if credentials is not None else default_credentials()
+        self.api_keys = api_keys
+        self.signs = sign
+        if sign:
+            self.credentials = credentials if credentials is not None else default_credentials()
+        else:
+            self.credentials = credentials
         self.transport = transport or urllib_transport(timeout_s)
         self._learned: str | None = None
         self._lock = threading.Lock()
@@ -240,16 +333,38 @@ class SignedClient:
         extra = dict(headers or {})
         if payload and not any(key.lower() == "content-type" for key in extra):
             extra["Content-Type"] = "application/json"
-        region = self.region_for(url, send)
-        signed = sign(method, url, extra, payload, region=region, credentials=self.credentials)
-        answer = send(method, url, signed, payload)
-        if self.fixed_region is not None or not is_wrong_region(answer):
+        # The region matters to a signature and to a key of a value per region.
+        needs_region = self.signs or (self.api_keys is not None and self.api_keys.per_region)
+        region = self.region_for(url, send) if needs_region else None
+        answer = send(method, url, self._headers(method, url, extra, payload, region), payload)
+        if self.fixed_region is not None or not needs_region:
+            return answer
+        # A signature for another region is refused as such; a key of another region's value
+        # only as Forbidden: either way the name now resolves to another region.
+        moved = is_wrong_region(answer) if self.signs else is_forbidden(answer)
+        if not moved:
             return answer
         relearned = self._learn(url, send)
         if relearned == region:
-            return answer  # the health route still names the region that refused the signature
-        signed = sign(method, url, extra, payload, region=relearned, credentials=self.credentials)
-        return send(method, url, signed, payload)
+            return answer  # the health route still names the region that refused the call
+        return send(method, url, self._headers(method, url, extra, payload, relearned), payload)
+
+    def _headers(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        payload: bytes | None,
+        region: str | None,
+    ) -> dict[str, str]:
+        """`headers`, the region's API key (when the client has one), and the signature."""
+        sent = {key: value for key, value in headers.items() if key.lower() != API_KEY_HEADER}
+        if self.api_keys is not None:
+            sent[API_KEY_HEADER] = self.api_keys.for_region(region)
+        if not self.signs:
+            return sent
+        assert region is not None
+        return sign(method, url, sent, payload, region=region, credentials=self.credentials)
 
 
 def signed_call(
@@ -262,10 +377,17 @@ def signed_call(
     credentials: Any = None,
     transport: Transport | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    api_keys: ApiKeys | None = None,
+    sign: bool = True,
 ) -> HttpAnswer:
     """One signed call (see the module's description)."""
     client = SignedClient(
-        region=region, credentials=credentials, transport=transport, timeout_s=timeout_s
+        region=region,
+        credentials=credentials,
+        transport=transport,
+        timeout_s=timeout_s,
+        api_keys=api_keys,
+        sign=sign,
     )
     return client.call(method, url, body, headers)
 
@@ -341,6 +463,18 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=_timeout, default=DEFAULT_TIMEOUT_S, help="seconds per request"
     )
+    parser.add_argument(
+        "--api-key-file",
+        type=Path,
+        metavar="FILE",
+        help=f"the client's API key (one value, or JSON region -> value), sent in x-api-key; "
+        f"default ${API_KEY_ENV} if set",
+    )
+    parser.add_argument(
+        "--unsigned",
+        action="store_true",
+        help="send the API key only, no signature (a stack with apiAuthorization: apiKey)",
+    )
     arguments = parser.parse_args(argv)
     if arguments.data is not None:
         if arguments.method in ("GET", "HEAD", "DELETE", "OPTIONS"):
@@ -364,18 +498,36 @@ def _body(parser: argparse.ArgumentParser, data: str) -> str:
     return data
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    import os
+
     arguments = _arguments(argv)
     try:
-        client = SignedClient(region=arguments.region, timeout_s=arguments.timeout)
+        keys = read_api_keys(arguments.api_key_file, os.environ if environ is None else environ)
+        client = SignedClient(
+            region=arguments.region,
+            timeout_s=arguments.timeout,
+            api_keys=keys,
+            sign=not arguments.unsigned,
+        )
         answer = client.call(
             arguments.method, arguments.url, arguments.data, dict(arguments.header)
         )
-        region = client.region_for(arguments.url)
+        needs_region = client.signs or (keys is not None and keys.per_region)
+        region = client.region_for(arguments.url) if needs_region else None
     except SignedCallError as error:
         print(f"signed_call: {error}", file=sys.stderr)
         return 1
-    print(f"HTTP {answer.status} (signed for {region})", file=sys.stderr)
+    how = [f"signed for {region}"] if client.signs else []
+    if keys is not None:
+        how.append(f"with the API key of {region}" if keys.per_region else "with the API key")
+    print(f"HTTP {answer.status} ({', '.join(how)})", file=sys.stderr)
+    if is_forbidden(answer) and keys is None:
+        print(
+            f"signed_call: Forbidden: the stack may want an API key too; pass --api-key-file "
+            f"FILE or set ${API_KEY_ENV}",
+            file=sys.stderr,
+        )
     if answer.body.strip():
         try:
             print(json.dumps(answer.json(), indent=2))

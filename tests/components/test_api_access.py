@@ -33,6 +33,7 @@ from offline.recording import (
 from resilience_policies import thresholds
 
 NS = "resilient-serverless:"
+REGIONS_STAGING = ("us-east-2", "us-west-2")
 METHOD = "aws:apigateway/method:Method"
 USAGE_PLAN = "aws:apigateway/usagePlan:UsagePlan"
 API_KEY = "aws:apigateway/apiKey:ApiKey"
@@ -219,17 +220,17 @@ def test_access_args_are_checked(changes: dict[str, Any], message: str) -> None:
         args.validate()
 
 
-def test_staging_keys_share_one_value_across_regions() -> None:
+def test_staging_keys_have_a_value_of_their_own_in_each_region() -> None:
     run = run_program(_staging_config(), stack="staging")
     regions = ["us-east-2", "us-west-2"]
     for client in ("chaos-drills", "qa-team"):
         first, second = (run.named(f"tasks-{region}-api-key-{client}") for region in regions)
         assert first.inputs["region"] == "us-east-2" and second.inputs["region"] == "us-west-2"
-        assert "value" not in first.inputs, "API Gateway generates the value once"
-        # The other region's key takes the first key's value: the same header works anywhere.
-        assert second.property_dependencies["value"] == [first.urn]
-        assert _is_secret(second.inputs["value"])
-        assert second.inputs["value"]["value"] == first.outputs["value"]
+        # API Gateway generates each region's value: a value read in one region (anyone with
+        # apigateway:GET there can) admits nobody in the other.
+        for key in (first, second):
+            assert "value" not in key.inputs, key.name
+            assert "value" not in key.property_dependencies, key.name
         for region in regions:
             plan = run.named(f"tasks-{region}-api-plan-{client}")
             assert plan.inputs["region"] == region
@@ -241,14 +242,57 @@ def test_staging_keys_share_one_value_across_regions() -> None:
         "limit": 5000,
         "period": "DAY",
     }
+
+
+def test_staging_needs_a_signature_and_a_key_on_every_route_but_health() -> None:
+    run = run_program(_staging_config(), stack="staging")
     for method in run.of_type(METHOD):
         if method.name.endswith(("-get-health", "-health-probe-method")):
             assert method.inputs["authorization"] == "NONE", method.name
-            assert not method.inputs.get("apiKeyRequired"), "Route53 sends no key"
+            assert not method.inputs.get("apiKeyRequired"), "Route53 signs nothing, sends no key"
         else:
-            assert method.inputs["authorization"] == "NONE", method.name
+            assert method.inputs["authorization"] == "AWS_IAM", method.name
             assert method.inputs["apiKeyRequired"] is True, method.name
     assert len(run.of_type(METHOD)) == 12
+
+
+def test_a_client_shared_across_regions_gets_the_first_regions_value_as_a_secret() -> None:
+    config = _staging_config()
+    clients = [dict(client) for client in config[f"{NS}apiClients"]]
+    clients[1]["sharedAcrossRegions"] = True  # qa-team: one value everywhere
+    run = run_program({**config, f"{NS}apiClients": clients}, stack="staging")
+    first, second = (run.named(f"tasks-{region}-api-key-qa-team") for region in REGIONS_STAGING)
+    assert "value" not in first.inputs, "API Gateway generates the value once"
+    # The other region's key takes the first key's value: the same header works anywhere.
+    assert second.property_dependencies["value"] == [first.urn]
+    assert _is_secret(second.inputs["value"])
+    assert second.inputs["value"]["value"] == first.outputs["value"]
+    # The client that did not ask keeps a value per region.
+    for region in REGIONS_STAGING:
+        assert "value" not in run.named(f"tasks-{region}-api-key-chaos-drills").inputs
+
+
+def test_iam_plus_api_key_needs_both_and_grants_both(run_components: Callable[..., Run]) -> None:
+    invoke_resources: list[str] = []
+    run = _shop(run_components, invoke_resources, authorization="iam+apiKey", api_clients=CLIENTS)
+    methods = _methods(run)
+    assert methods["shop-get-health"]["authorization"] == "NONE"
+    assert not methods["shop-get-health"].get("apiKeyRequired")
+    for name in ("shop-get-items-id", "shop-post-items"):
+        assert methods[name]["authorization"] == "AWS_IAM", name
+        assert methods[name]["apiKeyRequired"] is True, name
+    # Callers need an IAM grant (the invoke resources) AND a client's key under its plan.
+    assert len(invoke_resources) == 2
+    assert {plan.name for plan in run.of_type(USAGE_PLAN)} == {
+        "shop-plan-mobile-app",
+        "shop-plan-partner",
+    }
+    # Switching from apiKey to iam+apiKey changes what the stage serves: a new deployment.
+    keys_only = _shop(run_components, authorization="apiKey", api_clients=CLIENTS)
+    assert (
+        keys_only.named("shop-deployment").inputs["triggers"]["routes"]
+        != run.named("shop-deployment").inputs["triggers"]["routes"]
+    )
 
 
 def test_staging_outputs_key_ids_only(run_components: Callable[..., Run]) -> None:
@@ -257,6 +301,7 @@ def test_staging_outputs_key_ids_only(run_components: Callable[..., Run]) -> Non
         {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith("resil")}
     )
     key_ids: dict[str, dict[str, str]] = {}
+    invoke_resources: dict[str, list[str]] = {}
 
     def build() -> ActiveActiveService:
         service = ActiveActiveService(
@@ -264,12 +309,15 @@ def test_staging_outputs_key_ids_only(run_components: Callable[..., Run]) -> Non
         )
         for region, ids in service.api_key_ids.items():
             ids.apply(lambda value, region=region: key_ids.__setitem__(region, value))
+        for region, resources in service.invoke_policy_resources.items():
+            resources.apply(lambda value, region=region: invoke_resources.__setitem__(region, value))
         return service
 
     run = run_components(build)
-    service = run.result
-    assert service.invoke_policy_resources == {}, "IAM is not what staging checks"
-    assert set(key_ids) == {"us-east-2", "us-west-2"}
+    # Signatures are checked too: callers' IAM policies need these resources in each region.
+    assert set(invoke_resources) == set(REGIONS_STAGING)
+    assert all(len(resources) == 4 for resources in invoke_resources.values())
+    assert set(key_ids) == set(REGIONS_STAGING)
     assert all(set(clients) == {"chaos-drills", "qa-team"} for clients in key_ids.values())
     # Each client's key per region; the Route53 probes' disabled secrets are no client's.
     keys = {key.name: key for key in run.of_type(API_KEY) if "-api-key-" in key.name}

@@ -21,7 +21,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.credentials import Credentials
-from handler_test_support import FakeLambdaContext, MotoResources
+from handler_test_support import DEFAULT_CALLER_ARN, FakeLambdaContext, MotoResources
 
 import task_api
 from task_model import parse_task_id
@@ -299,15 +299,17 @@ def two_regions(aws: MotoResources) -> Iterator[tuple[LatencyRoutedName, Any]]:
     name = LatencyRoutedName()
     # Whatever the standard chain gives here (the mock's own credentials).
     known = (signed_call.default_credentials().get_frozen_credentials(),)
+    # The principal API Gateway names for requests signed with them.
+    principals = {known[0].access_key: DEFAULT_CALLER_ARN}
     with serve(name) as url:
         name.url = f"{url}/v1"
         name.regions = {
             "eu-west-1": (
-                LocalGateway("eu-west-1", base_url=name.url, known=known),
+                LocalGateway("eu-west-1", base_url=name.url, known=known, principals=principals),
                 CountingBackend(),
             ),
             "us-east-1": (
-                LocalGateway("us-east-1", base_url=name.url, known=known),
+                LocalGateway("us-east-1", base_url=name.url, known=known, principals=principals),
                 CountingBackend({"AWS_REGION": "us-east-1", "QUEUE_URL": queue_url}),
             ),
         }
@@ -496,3 +498,39 @@ def test_temporary_credentials_sign_their_token() -> None:
     assert "x-amz-security-token" in headers["Authorization"]
     assert "/eu-west-1/execute-api/aws4_request" in headers["Authorization"]
     assert headers["Host"] == "tasks.example.com"
+
+
+def test_api_keys_are_one_value_or_one_per_region(tmp_path: Path) -> None:
+    shared = signed_call.parse_api_keys("abc123\n", "file")
+    assert shared.for_region("eu-west-1") == shared.for_region(None) == "abc123"
+    per_region = signed_call.parse_api_keys('{"eu-west-1": "k1", "us-east-1": "k2"}', "file")
+    assert per_region.per_region and per_region.for_region("us-east-1") == "k2"
+    with pytest.raises(SignedCallError, match='add "ap-south-1"'):
+        per_region.for_region("ap-south-1")
+    for bad in ("", "two words", '{"nowhere": "k"}', '{"eu-west-1": ""}'):
+        with pytest.raises(SignedCallError, match="file"):
+            signed_call.parse_api_keys(bad, "file")
+    key_file = tmp_path / "key"
+    key_file.write_text("from-file")
+    env = {signed_call.API_KEY_ENV: "from-env"}
+    assert signed_call.read_api_keys(key_file, env) == signed_call.ApiKeys(shared="from-file")
+    assert signed_call.read_api_keys(None, env) == signed_call.ApiKeys(shared="from-env")
+    assert signed_call.read_api_keys(None, {}) is None
+
+
+def test_a_signed_call_sends_the_key_of_the_region_it_signs_for(
+    backend: CountingBackend,
+) -> None:
+    """iam+apiKey with a key of a value per region: each region's gateway knows its own value;
+    the client signs AND sends the value of the region it learned."""
+    gateway = LocalGateway("eu-west-1", api_keys=("eu-value", "another-regions-value"))
+    send = gateway.transport(backend)
+    keys = signed_call.ApiKeys(by_region={"eu-west-1": "eu-value", "us-east-1": "us-value"})
+    client = SignedClient(credentials=DRILL_CREDENTIALS, transport=send, api_keys=keys)
+    answer = client.call("POST", f"{BASE_URL}/tasks", SUM_REQUEST)
+    assert answer.status == 202, answer.body
+    # Without the key: signed, and refused as API Gateway refuses a missing key.
+    unkeyed = SignedClient(credentials=DRILL_CREDENTIALS, transport=send)
+    refused = unkeyed.call("POST", f"{BASE_URL}/tasks", SUM_REQUEST)
+    assert (refused.status, refused.message()) == (403, "Forbidden")
+    assert gateway.denied == {"ForbiddenException": 1}

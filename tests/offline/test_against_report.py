@@ -101,8 +101,14 @@ def test_the_report_carries_each_resources_protection(tmp_path: Path) -> None:
     custom = [r for r in run.report["resources"] if r["custom"]]
     assert custom and all(r["protect"] is False for r in custom)
     retained = {r["name"] for r in custom if r["retainOnDelete"]}
-    # API Gateway's account setting is the region's, not this API's: forgotten, not deleted.
-    assert retained == {"tasks-us-east-1-api-account-logging", "tasks-eu-west-1-api-account-logging"}
+    # API Gateway's account setting is the region's, not this API's: forgotten, not deleted; and
+    # so is the logging role it points at, with the role's policy attachment (same name).
+    assert retained == {
+        "tasks-us-east-1-api-account-logging",
+        "tasks-eu-west-1-api-account-logging",
+        "tasks-apigw-logging",
+    }
+    assert sum(r["name"] == "tasks-apigw-logging" and r["retainOnDelete"] for r in custom) == 2
     assert "changes" not in run.report
 
 

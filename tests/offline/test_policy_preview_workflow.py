@@ -116,6 +116,18 @@ def test_write_permissions_only_where_needed(workflow: dict[str, Any]) -> None:
     assert "permissions" not in offline, "the workflow's read-only default"
 
 
+def test_a_forks_pull_request_never_runs_with_the_preview_role(workflow: dict[str, Any]) -> None:
+    """The cloud job runs the pull request's program with AWS credentials: only for branches of
+    this repository, never for a fork's pull request (which gets the offline job only)."""
+    condition = " ".join(workflow["jobs"]["cloud-preview"]["if"].split())
+    assert "vars.AWS_PREVIEW_ROLE_ARN != ''" in condition
+    assert (
+        "github.event_name != 'pull_request' || "
+        "github.event.pull_request.head.repo.full_name == github.repository" in condition
+    )
+    assert "if" not in workflow["jobs"]["offline-preview"]
+
+
 def test_offline_job_publishes_verdicts_events_and_report(workflow: dict[str, Any]) -> None:
     steps = _steps(workflow, "offline-preview")
     scripts = [str(step.get("run", "")) for step in steps]
