@@ -13,12 +13,21 @@ from .iam import PolicyStatement
 from .latency_routing import LatencyRouting, LatencyRoutingArgs, RegionalEndpoint
 from .powertools import powertools_layer_arn
 from .queue_worker import QueueWorker, QueueWorkerArgs
-from .regional_api import HandledRoutes, RegionalApi, RegionalApiArgs, Route
+from .regional_api import (
+    HandledRoutes,
+    RegionalApi,
+    RegionalApiArgs,
+    Route,
+    SharedCertificateValidation,
+)
 from .saga import Saga, SagaArgs
-from .saga_definition import BOOKING_STEPS, SagaStep, saga_definition
+from .saga_definition import BOOKING_STEPS, RetryPolicy, SagaStep, saga_definition
 from .settings import ConfigError, ServiceSettings, load_settings, settings_from_mapping
 from .stream_consumer import StreamConsumer, StreamConsumerArgs
 from .task_app import code_archive, task_app_archive
+
+#: The release; pyproject.toml's `version` says the same (tests/components/test_release.py).
+__version__ = "0.1.0"
 
 __all__ = [
     "BOOKING_STEPS",
@@ -42,13 +51,16 @@ __all__ = [
     "RegionalApi",
     "RegionalApiArgs",
     "RegionalEndpoint",
+    "RetryPolicy",
     "Route",
     "Saga",
     "SagaArgs",
     "SagaStep",
     "ServiceSettings",
+    "SharedCertificateValidation",
     "StreamConsumer",
     "StreamConsumerArgs",
+    "__version__",
     "code_archive",
     "load_settings",
     "powertools_layer_arn",

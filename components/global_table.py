@@ -10,6 +10,7 @@ import pulumi_aws as aws
 from resilience_policies import thresholds
 
 from .inputs import as_args, schema_args
+from .outputs import declared_outputs
 from .tokens import component_type, keep_previous_token
 
 #: `eventual`: multi-Region eventual consistency (MREC, DynamoDB's default); `strong`:
@@ -253,7 +254,7 @@ class GlobalTable(pulumi.ComponentResource):
         self._partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
         self.table_name = self.table.name
         self.table_arn = self.table.arn
-        self.register_outputs({"tableName": self.table.name, "tableArn": self.table.arn})
+        self.register_outputs(declared_outputs(self))
 
     def arn_in(self, region: str) -> pulumi.Output[str]:
         """The ARN of the table's copy in `region` (the table itself or its replica), so a

@@ -23,6 +23,7 @@ import pulumi_aws as aws
 from resilience_policies import thresholds
 
 from .inputs import as_args, schema_args
+from .outputs import declared_outputs
 from .tokens import component_type, keep_previous_token
 
 
@@ -207,11 +208,4 @@ class LatencyRouting(pulumi.ComponentResource):
             self.records[region] = record
         self.record_name = args.record_name
         self.health_check_ids = {region: hc.id for region, hc in self.health_checks.items()}
-        self.register_outputs(
-            {
-                "recordName": args.record_name,
-                "recordType": args.record_type,
-                "healthCheckIds": {region: hc.id for region, hc in self.health_checks.items()},
-                "estimatedFailoverSeconds": self.estimated_failover_s,
-            }
-        )
+        self.register_outputs(declared_outputs(self))

@@ -13,6 +13,7 @@ from .alarms import maximum_above
 from .function import Function, FunctionArgs
 from .iam import PolicyStatement
 from .inputs import as_args, placed_in, schema_args
+from .outputs import declared_outputs
 from .tokens import component_type, keep_previous_token
 
 #: What Lambda's SQS poller calls on the queue on the function's behalf.
@@ -64,7 +65,10 @@ class QueueWorkerArgs:
     """The AWS region of the queue, its DLQ and the consumer."""
 
     def validate(self) -> None:
-        self.consumer.validate()
+        try:
+            self.consumer.validate()
+        except ValueError as error:
+            raise ValueError(f"QueueWorkerArgs.consumer: {error}") from error
         if not 1 <= self.batch_size <= 10_000:
             raise ValueError(f"QueueWorkerArgs.batch_size: {self.batch_size} must be 1..10000.")
         if self.batch_size > 10 and self.batching_window_s < 1:
@@ -271,12 +275,4 @@ class QueueWorker(pulumi.ComponentResource):
         self.dead_letter_queue_url = self.dead_letter_queue.url
         self.dead_letter_queue_arn = self.dead_letter_queue.arn
         self.consumer_function_name = self.consumer.function_name
-        self.register_outputs(
-            {
-                "queueUrl": self.queue.url,
-                "queueArn": self.queue.arn,
-                "deadLetterQueueUrl": self.dead_letter_queue.url,
-                "deadLetterQueueArn": self.dead_letter_queue.arn,
-                "visibilityTimeoutSeconds": self.visibility_timeout_s,
-            }
-        )
+        self.register_outputs(declared_outputs(self))

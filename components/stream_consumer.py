@@ -24,6 +24,7 @@ from .alarms import maximum_above
 from .function import Function, FunctionArgs
 from .iam import PolicyStatement
 from .inputs import as_args, placed_in, schema_args
+from .outputs import declared_outputs
 from .tokens import component_type, keep_previous_token
 
 #: What Lambda's Kinesis poller calls on the stream with the function's role (standard
@@ -67,7 +68,10 @@ class StreamConsumerArgs:
     """The AWS region of the stream, the consumer and the on-failure queue."""
 
     def validate(self) -> None:
-        self.consumer.validate()
+        try:
+            self.consumer.validate()
+        except ValueError as error:
+            raise ValueError(f"StreamConsumerArgs.consumer: {error}") from error
         if (
             not thresholds.KINESIS_RETENTION_HOURS_MIN
             <= self.retention_hours
@@ -250,10 +254,4 @@ class StreamConsumer(pulumi.ComponentResource):
         self.stream_name = self.stream.name
         self.failures_queue_url = self.failures.url
         self.consumer_function_name = self.consumer.function_name
-        self.register_outputs(
-            {
-                "streamArn": self.stream.arn,
-                "streamName": self.stream.name,
-                "failuresQueueUrl": self.failures.url,
-            }
-        )
+        self.register_outputs(declared_outputs(self))

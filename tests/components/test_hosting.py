@@ -20,6 +20,7 @@ import grpc
 import pulumi
 import pytest
 from harness import Run
+from pulumi.errors import InputPropertiesError
 from pulumi.provider.experimental.component import ComponentProvider
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 from resilient_serverless import (
@@ -93,7 +94,9 @@ def test_descriptions_carry_no_source_indentation(package: dict[str, Any]) -> No
                 walk(item, f"{path}[{index}]")
 
     walk(package, "")
-    multi_line = [value for value in json.dumps(package).split('"description": ')[1:] if "\\n" in value]
+    multi_line = [
+        value for value in json.dumps(package).split('"description": ')[1:] if "\\n" in value
+    ]
     assert multi_line, "some descriptions span lines (the check below has something to check)"
     assert found == []
 
@@ -116,7 +119,7 @@ def test_numbers_the_pack_reads_at_preview_stay_plain(package: dict[str, Any]) -
         resources[TOKEN.format("RegionalApi")]["inputProperties"]["integrationTimeoutMs"],
         resources[TOKEN.format("StreamConsumer")]["inputProperties"]["maxRetryAttempts"],
         resources[TOKEN.format("StreamConsumer")]["inputProperties"]["batchingWindowS"],
-        types[TOKEN.format("ServiceSettings")]["properties"]["workerTimeoutS"],
+        types[TOKEN.format("ServiceSettings")]["properties"]["workerTimeoutSeconds"],
         types[TOKEN.format("ServiceSettings")]["properties"]["maxReceiveCount"],
     ]
     for prop in plain_numbers:
@@ -128,7 +131,8 @@ def test_numbers_the_pack_reads_at_preview_stay_plain(package: dict[str, Any]) -
 
 def test_defaults_are_optional_and_the_rest_required(package: dict[str, Any]) -> None:
     queue_worker = package["resources"][TOKEN.format("QueueWorker")]
-    assert queue_worker["requiredInputs"] == ["consumer"]
+    # `region` has a default for Python's `region=` keyword; every other language must send it.
+    assert queue_worker["requiredInputs"] == ["consumer", "region"]
     function_args = package["types"][TOKEN.format("FunctionArgs")]
     assert sorted(function_args["required"]) == ["code", "handler"]
     assert function_args["properties"]["code"] == {
@@ -383,7 +387,7 @@ def test_construct_regional_api_names_a_bad_client_field(
             "apiClients": [{"name": "mobile-app", "rateLimit": 0.0, "burstLimit": 40.0}],
         },
     )
-    assert "RegionalApiArgs.api_clients[0].rateLimit: 0.0 must be positive." in message
+    assert "- apiClients[0].rateLimit: 0.0 must be positive." in message
 
 
 def test_construct_global_table(
@@ -520,7 +524,7 @@ def test_construct_active_active_service_registers_what_python_does(
             "regions": ["us-east-1", "eu-west-1"],
             "domainName": "tasks.example.com",
             "hostedZoneName": "example.com",
-            "workerTimeoutS": 20.0,
+            "workerTimeoutSeconds": 20.0,
         },
         "hostedZoneId": "Z123",
         "code": CODE,
@@ -546,12 +550,12 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
     (
         "Function",
         {"region": "eu-west-1", "handler": "app.handler", "code": CODE, "timeoutS": 0.0},
-        r"FunctionArgs\.timeout_s: 0 must be between 1 and 900 seconds",
+        r"- timeoutS: 0 must be between 1 and 900 seconds",
     ),
     (
         "GlobalTable",
         {"regions": ["us-east-1", "us-east-1"]},
-        r"GlobalTableArgs\.regions: .* lists a region twice",
+        r"- regions: .* lists a region twice",
     ),
     (
         "LatencyRouting",
@@ -569,12 +573,12 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
             ],
             "healthCheckIntervalS": 15.0,
         },
-        r"LatencyRoutingArgs\.health_check_interval_s: 15 must be one of",
+        r"- healthCheckIntervalS: 15 must be one of",
     ),
     (
         "QueueWorker",
         {"region": "eu-west-1", "consumer": consumer_inputs(), "maxReceiveCount": 0.0},
-        r"QueueWorkerArgs\.max_receive_count: 0 must be 3\.\.10",
+        r"- maxReceiveCount: 0 must be 3\.\.10",
     ),
     (
         "RegionalApi",
@@ -585,17 +589,17 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
             "domainName": "api.example.com",
             "zoneId": "Z1",
         },
-        r"RegionalApiArgs\.handler: the function times out after 40 s",
+        r"- handler: the function times out after 40 s",
     ),
     (
         "Saga",
         {"region": "eu-west-1", "logLevel": "OFF"},
-        r"SagaArgs\.log_level: 'OFF' must be ALL, ERROR or FATAL",
+        r"- logLevel: 'OFF' must be ALL, ERROR or FATAL",
     ),
     (
         "StreamConsumer",
         {"region": "eu-west-1", "consumer": consumer_inputs(), "startingPosition": "AT_TIMESTAMP"},
-        r"StreamConsumerArgs\.starting_position: 'AT_TIMESTAMP' must be TRIM_HORIZON or LATEST",
+        r"- startingPosition: 'AT_TIMESTAMP' must be TRIM_HORIZON or LATEST",
     ),
     (
         "ActiveActiveService",
@@ -604,12 +608,11 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
                 "regions": ["us-east-1", "eu-west-1"],
                 "domainName": "tasks.example.com",
                 "hostedZoneName": "example.com",
-                "apiTimeoutS": 40.0,
+                "apiTimeoutSeconds": 40.0,
             },
             "hostedZoneId": "Z1",
         },
-        r"ActiveActiveServiceArgs\.settings\.api_timeout_s: 40 must be between 1 and 900|"
-        r"ActiveActiveServiceArgs\.settings\.api_timeout_s: 40 s outlives",
+        r"- settings\.apiTimeoutSeconds: 40 s outlives",
     ),
 ]
 
@@ -633,7 +636,7 @@ def test_a_bad_input_fails_with_one_error_naming_its_field(
     [
         (
             {"handler": "app.handler", "code": CODE},
-            r"FunctionArgs\.region: required",
+            r"- region: required",
         ),
         (
             {"region": "eu-west-1", "handler": "app.handler", "code": CODE, "memoryMb": "big"},
@@ -646,7 +649,7 @@ def test_a_bad_input_fails_with_one_error_naming_its_field(
                 "code": CODE,
                 "tags": {"team": 7},
             },
-            r"FunctionArgs\.tags\['team'\]: expected a string, got 7",
+            r"- tags\[\"team\"\]: expected a string, got 7",
         ),
         (
             {
@@ -655,7 +658,7 @@ def test_a_bad_input_fails_with_one_error_naming_its_field(
                 "code": CODE,
                 "policyStatements": [{"actions": ["sqs:*"], "resources": ["*"]}],
             },
-            r"FunctionArgs\.policy_statements\[0\]: PolicyStatement\.actions: 'sqs:\*' grants",
+            r"- policyStatements\[0\]\.actions: 'sqs:\*' grants",
         ),
         (
             {"region": "eu-west-1", "handler": "app.handler", "code": CODE, "timeoutS": OUTPUT},
@@ -672,3 +675,68 @@ def test_function_input_errors_name_the_field(
 ) -> None:
     error = construct_error(run_components, provider, "Function", inputs, output_value=30)
     assert re.search(message, error), error
+
+
+def test_construct_errors_reach_other_languages_as_property_errors(
+    run_components: Callable[..., Run], provider: ComponentProvider
+) -> None:
+    """The SDK's provider server turns an `InputPropertiesError` into an INVALID_ARGUMENT status
+    with one PropertyError per problem (pulumi/provider/server.py, `Construct`); any other
+    exception reaches the engine as its text plus a Python traceback. So the error must be of
+    that type, with schema paths, and carry no Python frames."""
+    errors: list[Exception] = []
+
+    def build() -> None:
+        try:
+            provider.construct(
+                "bad",
+                TOKEN.format("QueueWorker"),
+                {"region": "eu-west-1", "consumer": consumer_inputs(timeout_s=0.0)},
+                None,
+            )
+        except Exception as error:
+            errors.append(error)
+
+    run_components(build)
+    (error,) = errors
+    assert isinstance(error, InputPropertiesError), type(error)
+    assert error.errors == [
+        {"property_path": "consumer.timeoutS", "reason": "0 must be between 1 and 900 seconds."}
+    ]
+    assert "Traceback" not in str(error) and 'File "' not in str(error)
+    assert "_s" not in str(error) and "Args" not in str(error)
+
+
+def test_regional_components_require_their_region_in_the_schema(package: dict[str, Any]) -> None:
+    for name in ("Function", "QueueWorker", "RegionalApi", "Saga", "StreamConsumer"):
+        assert "region" in package["resources"][TOKEN.format(name)]["requiredInputs"], name
+    # As a nested consumer, a function runs in its component's region: optional there.
+    assert "region" not in package["types"][TOKEN.format("FunctionArgs")].get("required", [])
+
+
+def test_a_settings_input_under_its_old_schema_name_still_constructs(
+    run_components: Callable[..., Run],
+    provider: ComponentProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *_, **__: warnings.append(message))
+    settings = {
+        "regions": ["us-east-1", "eu-west-1"],
+        "domainName": "tasks.example.com",
+        "hostedZoneName": "example.com",
+        "workerTimeoutS": 20.0,
+    }
+    run, _ = construct(
+        run_components,
+        provider,
+        "ActiveActiveService",
+        {"settings": settings, "hostedZoneId": "Z123", "code": CODE},
+        name="tasks",
+    )
+    assert (
+        run.named("tasks-eu-west-1-worker-queue").inputs["visibilityTimeoutSeconds"] == 6 * 20 + 1
+    )
+    assert any(
+        "settings.workerTimeoutS is deprecated; name it workerTimeoutSeconds" in w for w in warnings
+    )

@@ -36,7 +36,7 @@ def problems_for(**changes: Any) -> list[str]:
 def test_prod_config_is_valid() -> None:
     settings = settings_from_mapping(raw_prod())
     assert settings.regions == ("us-east-1", "eu-west-1")
-    assert settings.worker_timeout_s == 30
+    assert settings.worker_timeout_seconds == 30
     assert settings.alarm_email == "oncall@example.com"
 
 
@@ -67,7 +67,7 @@ def test_prod_config_is_valid() -> None:
         ),
         ({"lambdaArchitecture": "x86"}, "lambdaArchitecture", "arm64, x86_64"),
         ({"manageApiGatewayAccount": "yes"}, "manageApiGatewayAccount", "true or false"),
-        ({"regionz": ["us-east-1"]}, "regionz", "not a setting of this program"),
+        ({"regionz": ["us-east-1"]}, "regionz", "did you mean regions?"),
     ],
 )
 def test_bad_value_names_key_and_fix(changes: dict[str, Any], key: str, fix: str) -> None:
@@ -152,6 +152,21 @@ def test_runtimes_older_than_the_handlers_need_are_refused(runtime: str) -> None
         ({"apiAuthorization": "cognito"}, "apiAuthorization", "must be one of iam, apiKey"),
         ({"apiAuthorization": "apiKey"}, "apiClients", "needs at least one client"),
         (
+            {"apiAuthorization": "iam+apiKey"},
+            "apiClients",
+            "apiAuthorization iam+apiKey needs at least one client",
+        ),
+        (
+            {
+                "apiAuthorization": "iam+apiKey",
+                "apiClients": [
+                    {"name": "app", "rateLimit": 1, "burstLimit": 1, "sharedAcrossRegions": "yes"}
+                ],
+            },
+            "apiClients",
+            "entry 0: sharedAcrossRegions must be true or false",
+        ),
+        (
             {"apiClients": [{"name": "app", "rateLimit": 1, "burstLimit": 1}]},
             "apiClients",
             "only with `apiAuthorization: apiKey`",
@@ -229,6 +244,24 @@ def test_api_clients_are_read_from_yaml_objects_and_json_text() -> None:
         )
 
 
+def test_iam_plus_api_key_reads_clients_and_their_sharing() -> None:
+    clients = [
+        {"name": "mobile-app", "rateLimit": 20, "burstLimit": 40},
+        {"name": "kiosk", "rateLimit": 1, "burstLimit": 2, "sharedAcrossRegions": True},
+        {"name": "batch", "rateLimit": 1, "burstLimit": 2, "sharedAcrossRegions": "false"},
+    ]
+    settings = settings_from_mapping(
+        raw_prod() | {"apiAuthorization": "iam+apiKey", "apiClients": clients}
+    )
+    assert settings.api_authorization == "iam+apiKey"
+    # A value of its own in each region unless the entry asks for one shared value.
+    assert {client.name: client.shared_across_regions for client in settings.api_clients} == {
+        "mobile-app": False,
+        "kiosk": True,
+        "batch": False,
+    }
+
+
 def test_a_retiring_region_stops_serving_but_stays_listed() -> None:
     settings = settings_from_mapping(
         raw_prod()
@@ -270,5 +303,6 @@ def test_staging_stack_differs_where_a_user_expects() -> None:
     assert staging.api_throttle_rate_limit < prod.api_throttle_rate_limit
     assert staging.worker_max_concurrency < prod.worker_max_concurrency
     assert staging.fault_injection_allowed and not prod.fault_injection_allowed
-    assert (staging.api_authorization, prod.api_authorization) == ("apiKey", "iam")
+    # Staging: a signature AND a client's key; prod: signatures.
+    assert (staging.api_authorization, prod.api_authorization) == ("iam+apiKey", "iam")
     assert [client.name for client in staging.api_clients] == ["chaos-drills", "qa-team"]

@@ -77,7 +77,7 @@ def test_strong_with_three_regions_needs_no_witness() -> None:
             (
                 f"{NS}tableWitnessRegion: a strongly consistent table spans exactly 3 regions",
                 "got 2: us-east-1, eu-west-1",
-                "`pulumi config set tableWitnessRegion us-east-2`",
+                "`pulumi config set resilient-serverless:tableWitnessRegion us-east-2`",
             ),
         ),
         (
@@ -85,7 +85,7 @@ def test_strong_with_three_regions_needs_no_witness() -> None:
             (
                 f"{NS}regions: us-east-1, eu-west-1, sa-east-1 cannot form a strongly consistent",
                 "the 15 MRSC regions of AWS's 2026-09-24 announcement",
-                "`pulumi config set tableConsistency eventual`",
+                "`pulumi config set resilient-serverless:tableConsistency eventual`",
             ),
         ),
         (
@@ -107,7 +107,7 @@ def test_strong_with_three_regions_needs_no_witness() -> None:
             (
                 f"{NS}retiringRegions: us-west-2 cannot retire",
                 "can neither add nor remove one replica or its witness",
-                "`pulumi config rm retiringRegions`",
+                "`pulumi config rm resilient-serverless:retiringRegions`",
             ),
         ),
         (
