@@ -1,6 +1,7 @@
 """Figures for the resilient-serverless policy pack, measured side by side in one run.
 
     .venv/bin/python benchmarks/policy_pack_bench.py [--reps N] [--sizes 1000,5000,10000]
+        [--linearity-sizes 1000,5000,10000,20000]
 
 Prints:
 - the rules by enforcement level (and which can remediate);
@@ -11,7 +12,11 @@ Prints:
 - AnalyzeStack on synthetic stacks of growing size (goal: 10 000 resources < 1 s), and the same
   request served by the SDK's stock analyzer for comparison;
 - the engine's preview shape (Analyze for every resource, then AnalyzeStack merging the kept
-  checked inputs into the planned state) against the same AnalyzeStack with no inputs kept.
+  checked inputs into the planned state) against the same AnalyzeStack with no inputs kept;
+- the goal figure: AnalyzeStack in the engine's preview shape with kept inputs at 10 000
+  resources (goal < 1 s), its ratio to the builder's inputs shape (the program's inputs at
+  preview, no Analyze) on the same stack in the same run, and a linearity check: the time per
+  resource from 1 000 to 20 000 resources and the ratio 20k / 1k of it (1.0 is linear).
 
 Times are wall-clock on this machine; nothing here asserts on them.
 """
@@ -27,7 +32,8 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Callable
-from functools import partial
+from dataclasses import dataclass
+from functools import cache, partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,9 +45,10 @@ for path in (REPO, REPO / "tests" / "policies", PACK_DIR):
 from policy_fixtures.builder import ENGINE_PREVIEW  # noqa: E402
 from policy_fixtures.realistic import active_active_stack  # noqa: E402
 from policy_fixtures.synthetic import synthetic_stack  # noqa: E402
+from pulumi.runtime.proto import analyzer_pb2  # noqa: E402
 from pulumi_policy import ResourceValidationPolicy  # noqa: E402
 
-from offline.analyzer import ENGINE_ADDRESS, PolicyPackProcess  # noqa: E402
+from offline.analyzer import ENGINE_ADDRESS, PolicyPackProcess, ResourceSnapshot  # noqa: E402
 from resilience_policies.pack import all_policies  # noqa: E402
 from resilience_policies.server import SDK_ANALYZER_ENV  # noqa: E402
 
@@ -138,7 +145,7 @@ def timed(call: Callable[[], object], reps: int) -> float:
     return median_ms(samples)
 
 
-def bench_analyze_stack(reps: int, sizes: list[int]) -> None:
+def bench_analyze_stack(reps: int, sizes: list[int], linearity_sizes: list[int]) -> None:
     with PolicyPackProcess(PACK_DIR) as pack:
         pack.configure({})
         realistic = active_active_stack()
@@ -186,6 +193,30 @@ def bench_analyze_stack(reps: int, sizes: list[int]) -> None:
         print("  goal: 10 000 resources in < 1000 ms")
         print()
         bench_engine_preview(pack, reps, sizes)
+        bench_preview_with_inputs(pack, max(5, reps), linearity_sizes)
+
+
+@dataclass(frozen=True)
+class PreviewStack:
+    """One synthetic stack rendered in the engine's preview shape and in the builder's inputs
+    shape, with its requests built once (building is slow; it is not what is measured)."""
+
+    resources: int
+    analyze: list[ResourceSnapshot]
+    request: analyzer_pb2.AnalyzeStackRequest
+    inputs_request: analyzer_pb2.AnalyzeStackRequest
+
+
+@cache
+def preview_stack(size: int) -> PreviewStack:
+    stack = synthetic_stack(size)
+    analyze, whole = stack.engine_snapshots(ENGINE_PREVIEW)
+    return PreviewStack(
+        len(whole),
+        analyze,
+        PolicyPackProcess.stack_request(whole),
+        PolicyPackProcess.stack_request(stack.snapshots(preview=True)),
+    )
 
 
 def bench_engine_preview(pack: PolicyPackProcess, reps: int, sizes: list[int]) -> None:
@@ -194,8 +225,8 @@ def bench_engine_preview(pack: PolicyPackProcess, reps: int, sizes: list[int]) -
     Measured against the same AnalyzeStack request with no inputs kept (after a Configure)."""
     print("AnalyzeStack in the engine's preview shape (planned state + kept checked inputs)")
     for size in sorted({sizes[0], sizes[-1]}):
-        analyze, whole = synthetic_stack(size).engine_snapshots(ENGINE_PREVIEW)
-        request = pack.stack_request(whole)
+        prepared = preview_stack(size)
+        analyze, request = prepared.analyze, prepared.request
         pack.configure({})
         alone = timed(partial(pack.analyze_stack_request, request), reps)
         started = time.perf_counter()
@@ -205,11 +236,63 @@ def bench_engine_preview(pack: PolicyPackProcess, reps: int, sizes: list[int]) -
         merged = timed(partial(pack.analyze_stack_request, request), reps)
         found = pack.analyze_stack_request(request)
         print(
-            f"  {len(whole):6d} resources: AnalyzeStack {merged:8.1f} ms with inputs vs "
+            f"  {prepared.resources:6d} resources: AnalyzeStack {merged:8.1f} ms with inputs vs "
             f"{alone:8.1f} ms without (ratio {merged / alone:.2f}; {len(found)} diagnostics); "
             f"the {len(analyze)} Analyze calls before it {analyze_ms:8.0f} ms in all"
         )
     pack.configure({})
+    print()
+
+
+def bench_preview_with_inputs(
+    pack: PolicyPackProcess, reps: int, sizes: list[int], goal_size: int = 10_000
+) -> None:
+    """The goal figure and its linearity: for each size, AnalyzeStack on the builder's inputs
+    shape with nothing kept (after a Configure), then the stack's Analyze calls, then
+    AnalyzeStack in the engine's preview shape merging the kept inputs; medians of `reps`."""
+    print(
+        "AnalyzeStack, engine preview shape with kept inputs vs the inputs shape "
+        f"(median of {reps}; goal: {goal_size:_} resources < 1 s)".replace("_", " ")
+    )
+    print(
+        f"  {'resources':>9s}  {'with inputs':>11s}  {'inputs shape':>12s}  {'ratio':>5s}  "
+        f"{'us/resource':>11s}  {'(inputs shape)':>14s}"
+    )
+    per_resource: dict[int, float] = {}
+    headline: tuple[int, float, float] | None = None
+    for size in sizes:
+        prepared = preview_stack(size)
+        pack.configure({})  # a new deployment: nothing kept
+        pack.analyze_stack_request(prepared.inputs_request)
+        alone = timed(partial(pack.analyze_stack_request, prepared.inputs_request), reps)
+        for snapshot in prepared.analyze:
+            pack.analyze(snapshot)
+        pack.analyze_stack_request(prepared.request)
+        merged = timed(partial(pack.analyze_stack_request, prepared.request), reps)
+        per_resource[size] = merged * 1000 / prepared.resources
+        print(
+            f"  {prepared.resources:9d}  {merged / 1000:9.3f} s  {alone / 1000:10.3f} s  "
+            f"{merged / alone:5.2f}  {per_resource[size]:11.1f}  "
+            f"{alone * 1000 / prepared.resources:14.1f}"
+        )
+        if size == goal_size:
+            headline = (prepared.resources, merged, alone)
+    pack.configure({})
+    if headline is not None:
+        resources, merged, alone = headline
+        verdict = "met" if merged < 1000 else "NOT met"
+        print(
+            f"  goal figure: {resources} resources, engine preview shape with kept inputs "
+            f"{merged / 1000:.3f} s (goal < 1 s: {verdict}); {merged / alone:.2f} x the inputs "
+            "shape in this run"
+        )
+    smallest, largest = min(per_resource), max(per_resource)
+    if largest > smallest:
+        print(
+            f"  linearity: time per resource at {largest} / at {smallest} resources = "
+            f"{per_resource[largest] / per_resource[smallest]:.2f} (1.00 is linear)"
+        )
+    print()
 
 
 def main() -> None:
@@ -220,12 +303,18 @@ def main() -> None:
         default="1000,5000,10000",
         help="comma-separated synthetic stack sizes (resources)",
     )
+    parser.add_argument(
+        "--linearity-sizes",
+        default="1000,5000,10000,20000",
+        help="comma-separated sizes for the preview-with-inputs figures (the goal is at 10000)",
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
+    linearity_sizes = [int(size) for size in args.linearity_sizes.split(",") if size.strip()]
     print(f"python {sys.version.split()[0]} on {os.cpu_count()} CPU(s)\n")
     print_rules()
     bench_startup(args.reps)
-    bench_analyze_stack(max(3, args.reps // 3), sizes)
+    bench_analyze_stack(max(3, args.reps // 3), sizes, linearity_sizes)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,24 @@ ENGINE_ADDRESS: Final[str] = "127.0.0.1:0"
 MAX_MESSAGE_BYTES: Final[int] = 400 * 1024 * 1024
 DEFAULT_START_TIMEOUT_S: Final[float] = 60.0
 
+#: How a finding the pack could not decide at preview starts (an unknown value it compares;
+#: resilience_policies.props.DEFERRED_MARKER). The pack sends it as advisory; the same rule
+#: decides it at `pulumi up`.
+DEFERRED_MARKER: Final[str] = "Decided at `pulumi up`: "
+
+
+def is_deferred(diagnostic: Diagnostic) -> bool:
+    """Whether a diagnostic reports a check deferred to `pulumi up` rather than a verdict."""
+    own = diagnostic.message.strip()
+    description = diagnostic.description.strip()
+    if description and own.startswith(description):
+        own = own[len(description) :].lstrip()
+    return diagnostic.level == "advisory" and (
+        own.startswith(DEFERRED_MARKER)
+        or (own.startswith("Exempt (") and DEFERRED_MARKER in own)
+    )
+
+
 LEVEL_NAMES: Final[dict[int, str]] = {
     analyzer_pb2.ADVISORY: "advisory",
     analyzer_pb2.MANDATORY: "mandatory",
@@ -188,6 +206,9 @@ class PolicyPackProcess:
         self.policies: list[PolicyInfo] = []
         #: The policies the last Analyze / AnalyzeStack answered as not applicable.
         self.last_not_applicable: list[str] = []
+        #: Checks the pack deferred to `pulumi up` since the last Configure (advisory findings
+        #: that are not verdicts; see DEFERRED_MARKER).
+        self.deferred: list[Diagnostic] = []
         self.port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
@@ -412,14 +433,18 @@ class PolicyPackProcess:
                     properties=_struct(properties, f"config of policy '{name}'"),
                 )
             )
+        self.deferred = []
         try:
             self._client().Configure(request)
         except grpc.RpcError as error:
             raise PackConfigError(error.details() or str(error.code())) from None
 
     def _diagnostics(self, response: Any, default_urn: str = "") -> list[Diagnostic]:
+        """The verdicts of a response. Checks the pack deferred to `pulumi up` (advisory
+        findings whose message starts with DEFERRED_MARKER) are not verdicts: they are kept
+        apart, in `deferred`, for the report's own section."""
         self.last_not_applicable = [item.policy_name for item in response.not_applicable]
-        return [
+        diagnostics = [
             Diagnostic(
                 pack=diagnostic.policyPackName or self.pack_name,
                 policy=diagnostic.policyName,
@@ -431,6 +456,13 @@ class PolicyPackProcess:
             )
             for diagnostic in response.diagnostics
         ]
+        verdicts: list[Diagnostic] = []
+        for diagnostic in diagnostics:
+            if is_deferred(diagnostic):
+                self.deferred.append(diagnostic)
+            else:
+                verdicts.append(diagnostic)
+        return verdicts
 
     @staticmethod
     def _provider_message(

@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import EXIT_FAILURE, OfflinePreviewError, UsageError
 from .model import PackRun, PreviewResult
-from .modes import MODES
+from .modes import BOTH, MODES, PREVIEW, UPDATE
 from .progress import Progress
 
 #: This repository's policy pack, the default for --policy-pack.
@@ -70,13 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     preview.add_argument(
         "--mode",
-        choices=MODES,
+        choices=(*MODES, BOTH),
         default="preview",
         help="what the packs receive. preview: what a real preview of a new stack sends "
         "(checked inputs to Analyze, the provider's planned state, computed values unknown, to "
         "AnalyzeStack); update: known outputs of every property (a deployed stack); inputs: the "
         "raw inputs to both calls (the older, simpler shape, for comparison); outputs-only: "
-        "known outputs, no Analyze call and no dependency links (the worst case)",
+        "known outputs, no Analyze call and no dependency links (the worst case); both: preview, "
+        "then update, in one run, with one verdict table saying which findings only the "
+        "update shape could see",
     )
     preview.add_argument(
         "--stack-outputs",
@@ -137,6 +139,11 @@ def _pack_configs(args: argparse.Namespace, pack_dirs: list[Path]) -> list[Path 
     return list(configs)
 
 
+def _timing_key(key: str, mode: str, requested: str) -> str:
+    """`program_s`, or `program_s_update` for the second shape of --mode both."""
+    return key if mode in (requested, PREVIEW) else f"{key}_{mode}"
+
+
 def run_preview(args: argparse.Namespace, progress: Progress) -> PreviewResult:
     # Imported here so that `--help` and argument errors answer before the SDK loads.
     from .policy_runner import (
@@ -185,44 +192,60 @@ def run_preview(args: argparse.Namespace, progress: Progress) -> PreviewResult:
 
     launcher = PackLauncher(pack_dirs)
     try:
-        progress.update(f"running {stack.program_file.name} of {stack.project_name} ({args.mode})")
-        count = 0
+        shapes = [PREVIEW, UPDATE] if args.mode == BOTH else [args.mode]
+        shaped: list[tuple[Any, list[PackRun]]] = []
+        processes: list[Any] | None = None
+        for mode in shapes:
+            progress.update(f"running {stack.program_file.name} of {stack.project_name} ({mode})")
+            count = 0
 
-        def registered(_registration: object) -> None:
-            nonlocal count
-            count += 1
-            if count % 10 == 0:
-                progress.update(f"running the program: {count} resources registered")
+            def registered(_registration: object) -> None:
+                nonlocal count
+                count += 1
+                if count % 10 == 0:
+                    progress.update(f"running the program: {count} resources registered")
 
-        program_started = time.perf_counter()
-        run = run_program(
-            stack, mode=args.mode, on_register=registered, stack_outputs=stack_outputs
-        )
-        timings["program_s"] = time.perf_counter() - program_started
-
-        progress.update("waiting for the policy packs to start")
-        waited = time.perf_counter()
-        processes = launcher.wait()
-        timings["pack_start_wait_s"] = time.perf_counter() - waited
-
-        partial = PreviewResult(stack=stack, mode=args.mode, run=run, packs=[], regions={})
-        snapshots = build_snapshots(
-            run.registrations, partial.stack_registration(), stack, mode=args.mode
-        )
-        analyzing = time.perf_counter()
-        packs: list[PackRun] = [
-            run_pack(process, directory, snapshots, config, config_path, progress.update)
-            for process, directory, config, config_path in zip(
-                processes, pack_dirs, pack_configs, config_paths, strict=True
+            program_started = time.perf_counter()
+            run = run_program(stack, mode=mode, on_register=registered, stack_outputs=stack_outputs)
+            timings[_timing_key("program_s", mode, args.mode)] = (
+                time.perf_counter() - program_started
             )
-        ]
-        timings["analyze_s"] = time.perf_counter() - analyzing
+
+            if processes is None:
+                progress.update("waiting for the policy packs to start")
+                waited = time.perf_counter()
+                processes = launcher.wait()
+                timings["pack_start_wait_s"] = time.perf_counter() - waited
+
+            partial = PreviewResult(stack=stack, mode=mode, run=run, packs=[], regions={})
+            snapshots = build_snapshots(
+                run.registrations, partial.stack_registration(), stack, mode=mode
+            )
+            analyzing = time.perf_counter()
+            # Each shape is a deployment of its own to the packs: run_pack sends Configure
+            # first, which opens a fresh analysis in the same process.
+            packs: list[PackRun] = [
+                run_pack(process, directory, snapshots, config, config_path, progress.update)
+                for process, directory, config, config_path in zip(
+                    processes, pack_dirs, pack_configs, config_paths, strict=True
+                )
+            ]
+            timings[_timing_key("analyze_s", mode, args.mode)] = time.perf_counter() - analyzing
+            shaped.append((run, packs))
     finally:
         launcher.close()
 
-    result = PreviewResult(
-        stack=stack, mode=args.mode, run=run, packs=packs, regions=summarize(run.registrations)
-    )
+    results = [
+        PreviewResult(
+            stack=stack, mode=mode, run=run, packs=packs, regions=summarize(run.registrations)
+        )
+        for mode, (run, packs) in zip(shapes, shaped, strict=True)
+    ]
+    result = results[0]
+    if len(results) > 1:
+        result.mode = BOTH
+        result.update = results[1]
+
     if previous is not None:
         from .changes import compare
         from .json_report import report_resources

@@ -50,6 +50,8 @@ from typing import Any, Final, Literal
 
 from pulumi.runtime import rpc
 
+from .provider_schema import import_sdk
+
 #: The engine's marker for "not known during preview" (any type; the Go engine's UnknownStringValue).
 UNKNOWN: Final[str] = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 #: The serialized-property signature key, and the signature of a resource reference.
@@ -209,11 +211,10 @@ def resource_class(type_token: str) -> type | None:
     package, _, rest = type_token.partition(":")
     module_name, _, _ = rest.partition(":")
     module = rpc.get_resource_module(package, module_name, "")
-    if module is None and package.isidentifier():
-        # The SDK registers a package's modules when it is imported (a program always has).
-        try:
-            importlib.import_module(f"pulumi_{package}")
-        except ImportError:
+    if module is None:
+        # The SDK registers a package's modules when it is imported (a program always has);
+        # provider_schema.py finds any package's SDK (`aws-native` -> pulumi_aws_native).
+        if import_sdk(package) is None:
             return None
         module = rpc.get_resource_module(package, module_name, "")
     mod_info = getattr(module, "mod_info", None)

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from .engine_shape import (
-    AWS_COMPUTED_VALUES,
     DEFAULTS_KEY,
     TypeShape,
     schema_for,
     strip_defaults_marker,
 )
+from .provider_defaults import defaults_for
 
 #: The account every fake ARN belongs to (AWS's documentation account).
 ACCOUNT_ID: Final[str] = "123456789012"
@@ -458,19 +458,21 @@ def plausible_outputs(facts: ResourceFacts) -> tuple[str, dict[str, Any]]:
 
 
 def _offer_the_rest(facts: ResourceFacts, outputs: dict[str, Any]) -> None:
-    """Every other property the SDK says the provider always reports: AWS's value where it is
-    not the type's empty one, the empty value for an input the program left unset (what AWS
-    reports for, say, a queue without a redrive policy), a plausible value for an output-only
-    property."""
+    """Every other property the provider reports: AWS's value for an unset property where
+    provider_defaults.py has one (computed or not: a deployed resource's state is what the
+    provider reads back from AWS), the empty value for a computed input the program left unset
+    without such a row, a plausible value for an output-only property."""
     schema = schema_for(facts.type)
     if schema is None:
         return
-    aws_values = AWS_COMPUTED_VALUES.get(facts.type, {})
+    aws_values = defaults_for(facts.type, facts.inputs)
     for key, prop in schema.properties.items():
-        if key in outputs or key in facts.inputs or not prop.computed:
+        if key in outputs or key in facts.inputs:
             continue
         if key in aws_values:
             outputs[key] = aws_values[key]
+        elif not prop.computed:
+            continue
         elif key in schema.inputs:
             outputs[key] = _empty(prop.type)
         else:

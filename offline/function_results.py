@@ -147,6 +147,8 @@ class FunctionInfo:
     result_type: type
     #: Engine names of the arguments the provider requires.
     required: tuple[str, ...]
+    #: Engine names of every argument the function takes.
+    arguments: tuple[str, ...] = ()
 
     @property
     def service(self) -> str:
@@ -317,6 +319,7 @@ def find_function(token: str) -> FunctionInfo:
         function=(plain or declared).name,
         result_type=result_type,
         required=required,
+        arguments=tuple(names[a.arg] for a in parameters if a.arg in names),
     )
 
 
@@ -574,3 +577,96 @@ def plausible_result(info: FunctionInfo, args: Mapping[str, Any], region: str) -
 
 def shaper_for(info: FunctionInfo, args: Mapping[str, Any], region: str) -> Shaper:
     return Shaper(info=info, region=region, seed=call_seed(info.token, args), arguments=dict(args))
+
+
+# -- arguments typed as the provider types them ----------------------------------------------
+
+#: The strings Go's `strconv.ParseBool` accepts, which the provider's schema layer uses to read a
+#: string given for a boolean argument (terraform-plugin-sdk v2 `helper/schema` weak decoding via
+#: mapstructure, which calls ParseBool; the bridge hands the string through unchanged).
+_TRUE_STRINGS: Final[frozenset[str]] = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_FALSE_STRINGS: Final[frozenset[str]] = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+
+
+class ArgumentTypeError(ValueError):
+    """An argument the provider cannot read as its declared type (it refuses the call)."""
+
+
+def declared_kind(hint: Any) -> Any:
+    """`Optional[bool]` -> bool, `Optional[Sequence[str]]` -> list: the declared kind, or None."""
+    origin = typing.get_origin(hint)
+    if origin is Union or origin is types.UnionType:
+        present = [p for p in typing.get_args(hint) if p is not type(None)]
+        return declared_kind(present[0]) if len(present) == 1 else None
+    if origin in (list, collections.abc.Sequence, tuple):
+        return list
+    if hint in (bool, int, float, str):
+        return hint
+    return None
+
+
+def _element_hint(hint: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is Union or origin is types.UnionType:
+        present = [p for p in typing.get_args(hint) if p is not type(None)]
+        return _element_hint(present[0]) if len(present) == 1 else None
+    parameters = typing.get_args(hint)
+    return parameters[0] if origin in (list, collections.abc.Sequence) and parameters else None
+
+
+def coerce_value(name: str, value: Any, hint: Any) -> Any:
+    """`value` as the provider reads it for an argument declared `hint`.
+
+    pulumi-terraform-bridge `pkg/tfbridge/schema.go` (makeTerraformInput, `case v.IsString()`)
+    parses a string given for an integer with `strconv.ParseInt(s, 10, 64)` and truncates a
+    number given for one; Terraform's SDK reads a string given for a boolean or a float with
+    `strconv.ParseBool` / `strconv.ParseFloat` (mapstructure weak decoding) and a number given
+    for a string as its decimal text (`case v.IsNumber()`). A scalar given for a list is refused
+    (the SDK's schema validation: "should be a list").
+    The answer then carries the typed value, as the provider's result does.
+    """
+    kind = declared_kind(hint)
+    if kind is None or value is None:
+        return value
+    if kind is bool and isinstance(value, str):
+        if value in _TRUE_STRINGS or value in _FALSE_STRINGS:
+            return value in _TRUE_STRINGS
+        if value == "":
+            return False
+        raise ArgumentTypeError(f"'{name}': cannot parse {value!r} as a bool")
+    if kind is int and not isinstance(value, bool):
+        if isinstance(value, str):
+            try:
+                return int(value.strip(), 10)
+            except ValueError:
+                raise ArgumentTypeError(f"'{name}': cannot parse {value!r} as an int") from None
+        if isinstance(value, float):
+            return int(value)
+    if kind is float and not isinstance(value, bool):
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                raise ArgumentTypeError(f"'{name}': cannot parse {value!r} as a float") from None
+        if isinstance(value, int):
+            return float(value)
+    if kind is str and isinstance(value, int | float) and not isinstance(value, bool):
+        # schema.go, `case v.IsNumber()` for TypeString: strconv.FormatFloat(n, 'f', -1, 64).
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    if kind is list:
+        if isinstance(value, (str | int | float | bool, Mapping)):
+            raise ArgumentTypeError(f"'{name}': should be a list, got {type(value).__name__}")
+        element = _element_hint(hint)
+        if isinstance(value, list) and declared_kind(element) in (bool, int, float, str):
+            return [coerce_value(f"{name}[{i}]", item, element) for i, item in enumerate(value)]
+    return value
+
+
+def coerce_arguments(info: FunctionInfo, args: Mapping[str, Any]) -> dict[str, Any]:
+    """The call's arguments typed as the result type declares the fields of the same name
+    (the ones the provider echoes); ArgumentTypeError for one it cannot read."""
+    fields = result_fields(info.result_type)
+    return {
+        key: coerce_value(key, value, fields[key]) if key in fields else value
+        for key, value in args.items()
+    }

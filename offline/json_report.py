@@ -5,7 +5,10 @@ inputs}], "policies": [{pack, name,
 level}], "violations": [{pack, policy, level, urn, message, severity, policyPack}], "summary":
 {...}, "providerCalls": [{token, arguments, answer, region}], "stackReferences": [{stack, known,
 reason, unknownOutputs}], "policyPacks": [{name, version, directory}], "exemptions": [{pack,
-policy, urn, reason, level, message}], "providerFunctions": [{token, answer, calls}]}`. Inputs
+policy, urn, reason, level, message}], "providerFunctions": [{token, answer, calls}]}`, plus
+`remoteComponents` (`[{urn, type, name, package, childrenSeen, outputs}]`) when the program has
+remote components, `both` with `--mode both` and `changes` with `--against`. `summary.deferred` lists the checks a
+pack deferred to `pulumi up` (`[{pack, policy, urn, property, message}]`). Inputs
 keep the engine's unknown sentinel (`summary.unknown_value`) where a value was unknown at preview;
 secrets are replaced by "[secret]" and assets/archives by a short description. An exempted
 violation (reported at the advisory level, its message marked `Exempt (<reason>): `) also carries
@@ -73,6 +76,22 @@ def provider_functions(result: PreviewResult) -> list[dict[str, Any]]:
     return [
         {"token": token, "answer": answer, "calls": calls}
         for (token, answer), calls in sorted(counted.items())
+    ]
+
+
+def remote_components(result: PreviewResult) -> list[dict[str, Any]]:
+    """`[{urn, type, name, package, childrenSeen, outputs}]`: each remote component."""
+    return [
+        {
+            "urn": r.urn,
+            "type": r.type,
+            "name": r.name,
+            "package": r.package,
+            "childrenSeen": False,
+            "outputs": "unknown",
+        }
+        for r in result.run.registrations
+        if r.remote
     ]
 
 
@@ -150,6 +169,10 @@ def build_report(result: PreviewResult) -> dict[str, Any]:
         "advisory_violations": sum(1 for v in result.violations if v.level == ADVISORY),
         "exempt_violations": len(result.exempt),
         "cant_run_at_preview": sum(1 for v in result.violations if v.is_cant_run),
+        "deferred_checks": len(result.deferred),
+        # Checks a pack could not decide at preview (a value they compare is unknown): advisory,
+        # decided at `pulumi up`. Each names the resource and the property.
+        "deferred": _deferred(result),
         "packs": [
             {
                 "name": p.name,
@@ -179,8 +202,51 @@ def build_report(result: PreviewResult) -> dict[str, Any]:
         ],
         "exemptions": exemptions,
         "providerFunctions": provider_functions(result),
+        # Only when the program has multi-language (remote) components: nothing constructed
+        # them offline, so their children were not seen and their outputs are unknown.
+        **({"remoteComponents": remote} if (remote := remote_components(result)) else {}),
+        # Only with --mode both: the known-outputs (update) run and one verdict table.
+        **({"both": _both(result)} if result.update is not None else {}),
         # Only with --against: what this run would create and delete in that report's stack.
         **({"changes": result.changes.to_json()} if result.changes is not None else {}),
+    }
+
+
+def _deferred(result: PreviewResult) -> list[dict[str, Any]]:
+    return [
+        {
+            "pack": check.pack,
+            "policy": check.policy,
+            "urn": check.urn,
+            "property": check.prop,
+            "message": check.message,
+        }
+        for check in result.deferred
+    ]
+
+
+def _both(result: PreviewResult) -> dict[str, Any]:
+    update = result.update
+    assert update is not None
+    rows = result.verdict_table()
+    return {
+        "update": {
+            "mandatory_violations": len(update.mandatory),
+            "advisory_violations": sum(1 for v in update.violations if v.level == ADVISORY),
+            "deferred": _deferred(update),
+            "violations": [
+                {
+                    "pack": v.pack,
+                    "policy": v.policy,
+                    "level": v.level,
+                    "urn": v.urn,
+                    "message": v.message,
+                }
+                for v in update.violations
+            ],
+        },
+        "verdicts": [row.to_json() for row in rows],
+        "updateOnly": sum(1 for row in rows if row.update_only),
     }
 
 

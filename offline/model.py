@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -76,6 +77,28 @@ class PolicyCall:
         return not self.urn
 
 
+@dataclass(frozen=True)
+class DeferredCheck:
+    """A check a pack could not decide at preview because a value it compares is unknown; the
+    pack reports it as advisory ("Decided at `pulumi up`: ...") and decides it at `pulumi up`."""
+
+    pack: str
+    policy: str
+    urn: str
+    #: The property the check needs, as the pack names it (`definition`, `redrivePolicy`).
+    prop: str
+    message: str
+
+    @staticmethod
+    def property_of(message: str) -> str:
+        found = _DEFERRED_PROPERTY.search(message)
+        return found.group(1) if found else ""
+
+
+#: The pack's wording: "... needs `<property>` of <kind> '<name>' ...".
+_DEFERRED_PROPERTY: Final = re.compile(r"needs `([^`]+)` of ")
+
+
 @dataclass
 class PackRun:
     """One policy pack's part of the preview."""
@@ -89,6 +112,38 @@ class PackRun:
     version: str = ""
     #: Every call in order, Analyze per resource then AnalyzeStack (`violations` flattens them).
     calls: list[PolicyCall] = field(default_factory=list)
+    #: Checks deferred to `pulumi up` (advisory, not verdicts), in the order the pack sent them.
+    deferred: list[DeferredCheck] = field(default_factory=list)
+
+
+@dataclass
+class VerdictRow:
+    """One finding of a --mode both run and the shapes (preview, update) that reported it."""
+
+    pack: str
+    policy: str
+    urn: str
+    level: str
+    shapes: list[str] = field(default_factory=list)
+    messages: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def update_only(self) -> bool:
+        """Only the known-outputs shape could see it: the preview passed it (at most with a
+        deferred check), and `pulumi up` would find it."""
+        return "preview" not in self.shapes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pack": self.pack,
+            "policy": self.policy,
+            "urn": self.urn,
+            "level": self.level,
+            "preview": "preview" in self.shapes,
+            "update": "update" in self.shapes,
+            "updateOnly": self.update_only,
+            "message": self.messages.get("update") or self.messages.get("preview", ""),
+        }
 
 
 @dataclass
@@ -101,10 +156,36 @@ class PreviewResult:
     timings: dict[str, float] = field(default_factory=dict)
     #: With --against: what this run would create and delete in the earlier report's stack.
     changes: Changes | None = None
+    #: With --mode both: the same program in the known-outputs (update) shape, run second.
+    update: PreviewResult | None = None
 
     @property
     def violations(self) -> list[Violation]:
         return [v for pack in self.packs for v in pack.violations]
+
+    def verdict_table(self) -> list[VerdictRow]:
+        """With --mode both: every finding of either shape, keyed by pack, policy and resource,
+        with the shapes that saw it (a message may differ between shapes: it names values)."""
+        if self.update is None:
+            return []
+        rows: dict[tuple[str, str, str], VerdictRow] = {}
+        for shape, result in (("preview", self), ("update", self.update)):
+            for violation in result.violations:
+                key = (violation.pack, violation.policy, violation.urn)
+                row = rows.get(key)
+                if row is None:
+                    row = rows[key] = VerdictRow(
+                        violation.pack, violation.policy, violation.urn, violation.level
+                    )
+                if violation.level == MANDATORY:
+                    row.level = MANDATORY
+                row.shapes.append(shape)
+                row.messages.setdefault(shape, violation.own_message)
+        return sorted(rows.values(), key=lambda row: (row.level != MANDATORY, row.policy, row.urn))
+
+    @property
+    def deferred(self) -> list[DeferredCheck]:
+        return [check for pack in self.packs for check in pack.deferred]
 
     @property
     def mandatory(self) -> list[Violation]:
@@ -116,7 +197,8 @@ class PreviewResult:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.mandatory else 0
+        # With --mode both, `pulumi up` would stop on a mandatory finding of either shape.
+        return 1 if self.mandatory or (self.update is not None and self.update.mandatory) else 0
 
     @property
     def stack_name(self) -> str:

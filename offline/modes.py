@@ -22,6 +22,8 @@ UPDATE: Final[str] = "update"
 INPUTS: Final[str] = "inputs"
 OUTPUTS_ONLY: Final[str] = "outputs-only"
 MODES: Final[tuple[str, ...]] = (PREVIEW, UPDATE, INPUTS, OUTPUTS_ONLY)
+#: `--mode both`: PREVIEW, then UPDATE, in one run; the report compares their verdicts.
+BOTH: Final[str] = "both"
 
 
 def runs_as_preview(mode: str) -> bool:

@@ -34,7 +34,7 @@ from .analyzer import (
 )
 from .errors import PolicyRunError, UsageError, read_json_option
 from .fake_outputs import stable_uuid
-from .model import PackPolicy, PackRun, PolicyCall, Violation
+from .model import DeferredCheck, PackPolicy, PackRun, PolicyCall, Violation
 from .modes import INPUTS, OUTPUTS_ONLY, runs_as_preview
 from .project import StackConfig, to_language_host_string
 from .recording import PROVIDER_TYPE_PREFIX, Registration
@@ -363,5 +363,23 @@ def run_pack(
         record("", process.analyze_stack(snapshots.stack))
     except PackCallError as exc:
         raise PolicyRunError(f"{exc}\n{process.stderr_text().strip()}".strip()) from None
+    pack.deferred = [
+        DeferredCheck(
+            pack=diagnostic.pack,
+            policy=diagnostic.policy,
+            urn=diagnostic.urn,
+            prop=DeferredCheck.property_of(diagnostic.message),
+            message=_own_message(diagnostic),
+        )
+        for diagnostic in process.deferred
+    ]
     pack.duration_s = time.perf_counter() - started
     return pack
+
+
+def _own_message(diagnostic: Diagnostic) -> str:
+    message = diagnostic.message.strip()
+    description = diagnostic.description.strip()
+    if description and message.startswith(description):
+        message = message[len(description) :].strip() or message
+    return message

@@ -63,6 +63,9 @@ class StackConfig:
     #: Full key -> the plain value (placeholder for secrets), for this tool's own use.
     values: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: The Python environment the language host would run the program with (None: the
+    #: interpreter on PATH, which is this one here).
+    python_environment: PythonEnvironment | None = None
 
     @property
     def program_dir(self) -> Path:
@@ -75,6 +78,184 @@ class StackConfig:
         if isinstance(configured, str) and configured:
             return configured
         return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+
+
+#: The toolchains `runtime.options.toolchain` may name (pulumi/pulumi
+#: sdk/python/cmd/pulumi-language-python/main.go, `parseOptions`).
+TOOLCHAINS: Final[tuple[str, ...]] = ("pip", "poetry", "uv")
+
+
+@dataclass(frozen=True)
+class PythonEnvironment:
+    """The virtualenv the Python language host runs the program with, resolved as pulumi/pulumi
+    sdk/python/toolchain/toolchain.go `ResolveToolchain` does:
+
+    - toolchain unset: `uv` when a `uv.lock` is found from the program folder upwards, else
+      `poetry` when a `poetry.lock` is, else `pip`;
+    - `pip` (pip.go `newPip`, `resolveVirtualEnvironmentPath`): `runtime.options.virtualenv`,
+      relative to the project folder (the one with Pulumi.yaml); none set, the `python3` on PATH;
+    - `uv` (uv.go `newUv`): the same option; unset, `$UV_PROJECT_ENVIRONMENT` or `.venv` next to
+      the nearest `uv.lock`, else `pyproject.toml`, else in the program folder;
+    - `poetry` (poetry.go `VirtualEnvPath`): what `poetry env info --path` answers in the program
+      folder.
+
+    A virtualenv is one with `bin/python` (`Scripts/python.exe` on Windows; pip.go
+    `IsVirtualEnv`)."""
+
+    toolchain: str
+    #: The virtualenv folder, absolute.
+    path: Path
+    #: Where it was named: `runtime.options.virtualenv` or how the toolchain found it.
+    source: str
+    #: The value Pulumi.yaml gives `virtualenv`, as written ("" when the toolchain chose it).
+    option: str = ""
+    #: Why it cannot be used (it does not exist, the toolchain cannot be asked), or "".
+    problem: str = ""
+
+    @property
+    def python(self) -> Path:
+        if os.name == "nt":
+            return self.path / "Scripts" / "python.exe"
+        return self.path / "bin" / "python"
+
+    @property
+    def usable(self) -> bool:
+        return not self.problem
+
+    def is_current(self) -> bool:
+        """True when this process already runs in it (nothing to start)."""
+        import sys
+
+        try:
+            return Path(sys.prefix).resolve() == self.path.resolve()
+        except OSError:
+            return False
+
+    def setup_command(self) -> str:
+        """How to create it with the program's requirements, per toolchain."""
+        if self.toolchain == "uv":
+            return "uv sync"
+        if self.toolchain == "poetry":
+            return "poetry install"
+        shown = self.option or str(self.path)
+        pip = f"{shown}\\Scripts\\pip" if os.name == "nt" else f"{shown}/bin/pip"
+        return f"python -m venv {shown} && {pip} install -r requirements.txt"
+
+    def describe(self) -> str:
+        """`<source> <value> (<path>)`, as messages name it."""
+        if self.option:
+            return f"Pulumi.yaml's runtime.options.virtualenv '{self.option}' ({self.path})"
+        return f"the {self.toolchain} virtualenv {self.path} ({self.source})"
+
+
+def _searchup(start: Path, name: str) -> Path | None:
+    """The nearest folder from `start` upwards that holds `name` (toolchain.go `searchup`)."""
+    for folder in (start, *start.parents):
+        if (folder / name).exists():
+            return folder
+    return None
+
+
+def _is_virtualenv(path: Path) -> bool:
+    python = path / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    return python.is_file()
+
+
+def _runtime_options(runtime: Any, project_file: Path) -> tuple[str, str]:
+    """(toolchain option, virtualenv option) of `runtime.options`, checked as `parseOptions` in
+    sdk/python/cmd/pulumi-language-python/main.go checks them."""
+    if not isinstance(runtime, dict):
+        return "", ""
+    options = runtime.get("options") or {}
+    if not isinstance(options, dict):
+        raise ProjectError(f"{project_file.name}: 'runtime.options' must be a mapping")
+    virtualenv = options.get("virtualenv", "")
+    if not isinstance(virtualenv, str):
+        raise ProjectError(
+            f"{project_file.name}: runtime.options.virtualenv must be a string (a folder, "
+            "relative to the project)"
+        )
+    toolchain = options.get("toolchain", "")
+    if not isinstance(toolchain, str) or (toolchain and toolchain not in TOOLCHAINS):
+        raise ProjectError(
+            f"{project_file.name}: unsupported runtime.options.toolchain {toolchain!r}; "
+            f"use one of {', '.join(TOOLCHAINS)}"
+        )
+    return toolchain, virtualenv
+
+
+def _poetry_virtualenv(program_dir: Path) -> tuple[Path | None, str]:
+    """`poetry env info --path` in the program folder, as poetry.go `VirtualEnvPath` asks it."""
+    import shutil
+    import subprocess
+
+    poetry = shutil.which("poetry")
+    if poetry is None:
+        return None, (
+            "the `poetry` executable is not on PATH (install poetry, or set "
+            "runtime.options.toolchain to pip)"
+        )
+    try:
+        answered = subprocess.run(
+            [poetry, "env", "info", "--path"],
+            cwd=program_dir,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        return None, f"`poetry env info --path` failed: {error}"
+    path = answered.stdout.strip()
+    if answered.returncode != 0 or not path:
+        return None, "`poetry env info --path` names no virtualenv (run `poetry install`)"
+    return Path(path), ""
+
+
+def resolve_python_environment(
+    project_dir: Path, program_dir: Path, toolchain: str, virtualenv: str
+) -> PythonEnvironment | None:
+    """The program's virtualenv (see `PythonEnvironment`), None for the interpreter on PATH."""
+    if not toolchain:
+        if _searchup(program_dir, "uv.lock") is not None:
+            toolchain = "uv"
+        elif _searchup(program_dir, "poetry.lock") is not None:
+            toolchain = "poetry"
+        else:
+            toolchain = "pip"
+    if toolchain == "poetry":
+        found, problem = _poetry_virtualenv(program_dir)
+        path = found or program_dir / ".venv"
+        source = "`poetry env info --path`"
+    elif virtualenv:
+        path = Path(virtualenv)
+        path = path if path.is_absolute() else project_dir / path
+        source = "runtime.options.virtualenv"
+        problem = ""
+    elif toolchain == "uv":
+        anchor = (
+            _searchup(program_dir, "uv.lock")
+            or _searchup(program_dir, "pyproject.toml")
+            or program_dir
+        )
+        chosen = os.environ.get("UV_PROJECT_ENVIRONMENT") or ".venv"
+        path = Path(chosen) if Path(chosen).is_absolute() else anchor / chosen
+        source = "uv's project environment"
+        problem = ""
+    else:
+        return None
+    if not problem and not _is_virtualenv(path):
+        state = (
+            "doesn't exist" if not path.exists() else "doesn't appear to be a virtual environment"
+        )
+        problem = f"{path} {state}"
+    return PythonEnvironment(
+        toolchain=toolchain,
+        path=path.absolute(),
+        source=source,
+        option=virtualenv if toolchain != "poetry" else "",
+        problem=problem,
+    )
 
 
 def _read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
@@ -369,6 +550,10 @@ def load_stack(project_dir: Path, stack: str | None) -> StackConfig:
             "programs only"
         )
     program_file = _program_file(project_dir, project.get("main"), project_file)
+    toolchain, virtualenv = _runtime_options(project.get("runtime"), project_file)
+    environment = resolve_python_environment(
+        project_dir, program_file.parent, toolchain, virtualenv
+    )
 
     stack_dir_setting = project.get("stackConfigDir")
     config_dir = (
@@ -398,6 +583,15 @@ def load_stack(project_dir: Path, stack: str | None) -> StackConfig:
     declarations = parse_declarations(project.get("config"), name)
     stack_doc = _read_yaml_mapping(stack_file, "stack file")
     warnings: list[str] = []
+    if environment is not None and not environment.usable:
+        # `pulumi preview` stops here (pip.go `ValidateVenv`, `NewVirtualEnvError`). The
+        # program still runs here, with this interpreter: when it has every SDK the program
+        # imports the verdict stands; a missing one ends the run naming this (runner.py).
+        warnings.append(
+            f"{environment.describe()}: {environment.problem}, so `pulumi preview` would stop "
+            "here; the program ran with the offline preview's own interpreter. Create it with "
+            f"`{environment.setup_command()}`"
+        )
     if stack_doc.get("environment"):
         warnings.append(
             f"{stack_file.name} imports ESC environments; they are not resolved offline"
@@ -460,4 +654,5 @@ def load_stack(project_dir: Path, stack: str | None) -> StackConfig:
         secret_keys=sorted(secret_keys),
         values=values,
         warnings=warnings,
+        python_environment=environment,
     )

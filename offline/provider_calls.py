@@ -17,9 +17,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Final
+from dataclasses import dataclass, replace
+from typing import Any, Final, Protocol
 
+from pulumi.output import Unknown
+
+from .engine_shape import UNKNOWN
 from .errors import ProgramError
 from .fake_outputs import (
     ACCOUNT_ID,
@@ -31,9 +34,11 @@ from .fake_outputs import (
 )
 from .function_results import (
     FIXED_TIMESTAMP,
+    ArgumentTypeError,
     FunctionInfo,
     UnknownFunction,
     call_seed,
+    coerce_arguments,
     find_function,
     missing_required,
     plain_arguments,
@@ -41,10 +46,14 @@ from .function_results import (
     zone_id_prefix,
 )
 
+#: The package whose functions and resources this module knows.
+AWS_PACKAGE_NAME: Final[str] = "aws"
 #: How a call was answered, as the reports show it.
 WELL_KNOWN: Final[str] = "well-known"
 GENERIC: Final[str] = "generic"
 REFUSED: Final[str] = "refused"
+#: How an argument that is unknown at preview shows in the reports (the provider never sees it).
+UNKNOWN_SHOWN: Final[str] = "[unknown at preview]"
 #: The region when neither the call, its provider nor the stack's config names one.
 FALLBACK_REGION: Final[str] = "us-east-1"
 
@@ -722,6 +731,9 @@ class ProviderCallRecord:
     region: str | None = None
     #: Why the call failed, as the program was told; None when it was answered.
     failure: str | None = None
+    #: The URN of the resource this program itself registers that the call looks up: on a new
+    #: stack it does not exist yet when the lookup runs, so a real preview would not find it.
+    own_resource: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         shown: dict[str, Any] = {
@@ -732,7 +744,114 @@ class ProviderCallRecord:
         }
         if self.failure is not None:
             shown["failure"] = self.failure
+        if self.own_resource is not None:
+            shown["notFoundOnNewStack"] = {
+                "urn": self.own_resource,
+                "reason": NOT_FOUND_ON_NEW_STACK,
+            }
         return shown
+
+
+#: Why a lookup of the program's own resource is flagged, as the reports say it.
+NOT_FOUND_ON_NEW_STACK: Final[str] = (
+    "would not be found on a new stack: it looks up a resource this program creates, which a "
+    "real preview (or the first `pulumi up`) runs before the resource exists; use the "
+    "resource's own outputs instead"
+)
+
+
+def _identity_keys(kind: str) -> frozenset[str]:
+    """Inputs that name a resource of `kind` (`queue`): `name`, `bucket`, `queueName`."""
+    return frozenset({"name", "bucket", f"{kind}Name"})
+
+
+def _last_segment(value: str) -> str:
+    """An ARN's or URL's trailing name: `arn:aws:sqs:...:jobs` and `https://.../jobs` -> jobs."""
+    if value.startswith(("arn:", "https://")):
+        return re.split(r"[:/]", value.rstrip("/"))[-1]
+    return value
+
+
+def _lookup_names(arguments: Mapping[str, Any], kind: str) -> set[str]:
+    """The names a lookup asks for: by name, or by ARN / URL / id ending in the name."""
+    keys = _identity_keys(kind) | {"arn", "id", "url", f"{kind}Arn", f"{kind}Url", f"{kind}Id"}
+    return {
+        _last_segment(value)
+        for key, value in arguments.items()
+        if key in keys and isinstance(value, str) and value and value != UNKNOWN_SHOWN
+    }
+
+
+def _resource_names(inputs: Mapping[str, Any], kind: str) -> set[str]:
+    return {
+        value
+        for key, value in inputs.items()
+        if key in _identity_keys(kind) and isinstance(value, str) and value and value != UNKNOWN
+    }
+
+
+def _family(type_token: str) -> tuple[str, str] | None:
+    """`aws:sqs/getQueue:getQueue` and `aws:sqs/queue:Queue` -> ("sqs", "queue");
+    `aws:cloudwatch/getLogGroup:getLogGroup` -> ("cloudwatch", "logGroup")."""
+    parts = type_token.split(":")
+    if len(parts) != 3 or parts[0] != AWS_PACKAGE_NAME:
+        return None
+    module = parts[1].split("/")[0]
+    kind = parts[2]
+    if kind.startswith("get") and kind[3:4].isupper():
+        kind = kind[3:]
+    return module, kind[:1].lower() + kind[1:]
+
+
+def _same_family(function: tuple[str, str], resource: tuple[str, str]) -> bool:
+    """A lookup and a resource of one kind: getQueue/Queue, getBucket/BucketV2,
+    getFunction/Function (getQueues, a list, is not)."""
+    wanted, kind = function[1].lower(), resource[1].lower()
+    return function[0] == resource[0] and (kind == wanted or kind.startswith(wanted + "v"))
+
+
+class RegisteredResource(Protocol):
+    """What matching a lookup needs of one resource the program registers (a Registration)."""
+
+    @property
+    def urn(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def inputs(self) -> dict[str, Any]: ...
+    #: Read (`Resource.get`), not created: an existing resource, found on a new stack too.
+    @property
+    def read(self) -> bool: ...
+
+
+def mark_own_lookups(
+    calls: Sequence[ProviderCallRecord], resources: Sequence[RegisteredResource]
+) -> list[ProviderCallRecord]:
+    """The calls, each lookup of a resource the program itself registers (same service and
+    kind, an argument naming it by name/ARN/id/URL equal to one of its literal inputs) marked
+    with that resource's URN."""
+    by_family: dict[tuple[str, str], list[RegisteredResource]] = {}
+    for resource in resources:
+        family = None if resource.read else _family(resource.type)
+        if family is not None:
+            by_family.setdefault(family, []).append(resource)
+    marked: list[ProviderCallRecord] = []
+    for call in calls:
+        family = _family(call.token)
+        own = None
+        if family is not None and call.failure is None:
+            named = _lookup_names(call.arguments, family[1])
+            for resource_family, candidates in by_family.items():
+                if not named or not _same_family(family, resource_family):
+                    continue
+                own = next(
+                    (r.urn for r in candidates if named & _resource_names(r.inputs, family[1])),
+                    None,
+                )
+                if own is not None:
+                    break
+        marked.append(call if own is None else replace(call, own_resource=own))
+    return marked
 
 
 def _refuse(token: str) -> UnsupportedProviderCall:
@@ -752,11 +871,50 @@ def _check_required(info: FunctionInfo, args: Mapping[str, Any]) -> None:
         raise ProgramError(f"missing required argument {names} (the provider refuses the call)")
 
 
+def _is_unknown(value: Any) -> bool:
+    return isinstance(value, Unknown) or value == UNKNOWN
+
+
+def provider_view(value: Any) -> Any:
+    """The arguments as the provider receives them at preview: every unknown value left out.
+
+    A plain invoke whose arguments hold an unknown at the top level (or inside a nested object)
+    never reaches the engine: the Python SDK answers it unknown itself (pulumi
+    `sdk/python/lib/pulumi/runtime/invoke.py`, `_invoke`: `if rpc.struct_contains_unknowns(inputs):
+    return InvokeResult(None, is_known=False)`), and the same SDK runs here. But
+    `struct_contains_unknowns` (`runtime/rpc.py`) looks into nested objects only, not into lists
+    of plain values, so `statements=[{"resources": [queue.arn]}]` is sent. The engine keeps the
+    unknown (`pkg/resource/deploy/source_eval.go`, `resmon.Invoke`, KeepUnknowns), then marshals
+    the arguments for the provider without KeepUnknowns
+    (`sdk/go/common/resource/plugin/provider_plugin.go` `provider.Invoke`, line 2237), and
+    `MarshalPropertyValue` (`sdk/go/common/resource/plugin/rpc.go` line 202) returns nil for an
+    unknown, which `MarshalProperties` (line 115) and arrays (line 165) leave out. The provider
+    answers what is left, and its answer is known (pulumi/pulumi 1b5949891b).
+    """
+    if isinstance(value, Mapping):
+        return {key: provider_view(item) for key, item in value.items() if not _is_unknown(item)}
+    if isinstance(value, list | tuple):
+        return [provider_view(item) for item in value if not _is_unknown(item)]
+    return value
+
+
+def holds_unknown(value: Any) -> bool:
+    if _is_unknown(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(holds_unknown(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(holds_unknown(item) for item in value)
+    return False
+
+
 def answer_call(token: str, args: Mapping[str, Any], region: str | None) -> CallAnswer:
     """Answer `token` as the provider would; ProgramError when the provider would refuse.
 
     `region` is the call's provider's region (or the stack's); an explicit `region` argument
-    wins over it, as in the provider.
+    wins over it, as in the provider. Unknown values are left out of the arguments, as the engine
+    leaves them out (see provider_view), and every argument the answer echoes is typed as the
+    SDK declares it (function_results.coerce_value), as the provider types it.
     """
     try:
         info: FunctionInfo | None = find_function(token)
@@ -765,7 +923,14 @@ def answer_call(token: str, args: Mapping[str, Any], region: str | None) -> Call
     handler = PROVIDER_CALLS.get(token)
     if info is None and handler is None:
         raise _refuse(token)
+    args = provider_view(args)
     if info is not None:
+        try:
+            args = coerce_arguments(info, args)
+        except ArgumentTypeError as error:
+            raise ProgramError(
+                f"invalid argument {error} (the provider refuses the call)"
+            ) from None
         _check_required(info, args)
     if handler is not None:
         return CallAnswer(result=handler(args, region), kind=WELL_KNOWN)
@@ -793,6 +958,8 @@ def recorded_arguments(args: Mapping[str, Any], secrets: Sequence[str]) -> dict[
     hidden = {value for value in secrets if value}
 
     def mask(value: Any) -> Any:
+        if _is_unknown(value):
+            return UNKNOWN_SHOWN
         if isinstance(value, str) and value in hidden:
             return "[secret]"
         if isinstance(value, Mapping):

@@ -28,6 +28,7 @@ from .engine_shape import (
     checked_inputs,
     downgrade_references,
     planned_state,
+    schema_for,
 )
 from .errors import ProgramError
 from .fake_outputs import ResourceFacts, autoname, known_state, output_names, plausible_outputs
@@ -83,6 +84,12 @@ class Registration:
     checked_inputs: dict[str, Any] = field(default_factory=dict)
     #: The `aliases` option as sent (alias specs or URNs, as `MessageToDict` renders them).
     aliases: list[dict[str, Any]] = field(default_factory=list)
+    #: A remote component (`remote=True`): a multi-language package's component (awsx, ...)
+    #: that its provider plugin constructs. Offline nothing constructs it: its children are not
+    #: seen and its outputs are unknown.
+    remote: bool = False
+    #: The plugin version the SDK asks for (`version`), "" when it names none.
+    version: str = ""
 
     @property
     def package(self) -> str:
@@ -309,6 +316,8 @@ class RecordingMonitor(MockMonitor):
             retain_on_delete=bool(request.retainOnDelete),
             protect=bool(request.protect),
             aliases=[json_format.MessageToDict(alias) for alias in request.aliases],
+            remote=bool(request.remote),
+            version=str(request.version),
         )
         resource_id, outputs = self.mocks.outputs_for(registration)
         registration.resource_id = resource_id
@@ -316,7 +325,14 @@ class RecordingMonitor(MockMonitor):
         self._record(registration)
 
         state = struct_pb2.Struct()
-        if outputs:
+        if registration.remote:
+            # The engine would ask the package's provider to `Construct` it; offline there is
+            # none, so no child is invented and every property the program may read is unknown
+            # (in both modes: the SDK keeps unknowns in a component's outputs).
+            schema = schema_for(request.type)
+            names = set(request.object.fields) | set(schema.properties if schema else ())
+            state.update({key: UNKNOWN for key in sorted(names)})
+        elif outputs:
             # The id travels in its own field; the rest is what the program's outputs resolve to.
             state.update({key: value for key, value in outputs.items() if key != "id"})
         self.resources[urn] = MockMonitor.ResourceRegistration(urn, resource_id, outputs)

@@ -171,6 +171,12 @@ def render_provider_calls(result: PreviewResult) -> list[str]:
     for (token, kind, arguments), count in counted.items():
         times = f" (x{count})" if count > 1 else ""
         lines.append(f"{_INDENT}{token:<{width}}{kind:<12}{arguments or '(no arguments)'}{times}")
+    lines += [
+        f"{_INDENT}{call.token} ({describe_arguments(call.arguments)}) would not be found on a "
+        f"new stack: this program creates {call.own_resource}"
+        for call in calls
+        if call.own_resource is not None
+    ]
     return lines
 
 
@@ -230,6 +236,63 @@ def render_policies(result: PreviewResult) -> list[str]:
                 lines.append(f"{_INDENT * 2}  {description}")
             for violation in sorted(found, key=lambda v: (v.urn, v.message)):
                 lines += _violation_lines(violation)
+    return lines
+
+
+def render_deferred(result: PreviewResult) -> list[str]:
+    """Every check a pack could not decide at preview: it runs again at `pulumi up`, where a
+    mandatory violation stops the update part-way."""
+    checks = result.deferred
+    if not checks:
+        return []
+    lines = [
+        f"Decided at `pulumi up` ({len(checks)} check(s) need values unknown at preview; "
+        "advisory here, enforced by the update):"
+    ]
+    for check in sorted(checks, key=lambda c: (c.policy, c.urn, c.prop)):
+        kind, name = split_urn(check.urn) if check.urn else ("(stack)", "")
+        lines.append(f"{_INDENT}- {check.policy}  `{check.prop}` of {kind}  {name}")
+        lines.append(f"{_INDENT}  {check.urn}")
+    return lines
+
+
+def render_verdict_table(result: PreviewResult) -> list[str]:
+    """--mode both: one table of every finding and which shape saw it."""
+    if result.update is None:
+        return []
+    rows = result.verdict_table()
+    only = sum(1 for row in rows if row.update_only)
+    lines = [
+        "Verdicts by shape (preview: a new stack's preview; update: known outputs, what "
+        f"`pulumi up` checks): {len(rows)} finding(s), {only} only the update shape could see"
+    ]
+    header = ("level", "policy", "resource", "preview", "update", "")
+    table = [header]
+    for row in rows:
+        kind, name = split_urn(row.urn) if row.urn else ("(stack)", "")
+        table.append(
+            (
+                row.level,
+                row.policy,
+                f"{kind} {name}".strip(),
+                "yes" if "preview" in row.shapes else "-",
+                "yes" if "update" in row.shapes else "-",
+                "UPDATE ONLY" if row.update_only else "",
+            )
+        )
+    widths = [max(len(cells[i]) for cells in table) for i in range(len(header))]
+    for cells in table:
+        lines.append(
+            _INDENT
+            + "  ".join(
+                cell.ljust(width) for cell, width in zip(cells, widths, strict=True)
+            ).rstrip()
+        )
+    update = result.update
+    lines.append(
+        f"{_INDENT}update shape: {len(update.mandatory)} mandatory, "
+        f"{sum(1 for v in update.violations if v.level == ADVISORY)} advisory"
+    )
     return lines
 
 
@@ -413,10 +476,29 @@ def render_result_line(result: PreviewResult) -> str:
     exempt = len(result.exempt)
     extra = f" ({cant_run} could not run at preview)" if cant_run else ""
     extra += f" ({exempt} of them exempt)" if exempt else ""
+    deferred = len(result.deferred)
+    extra += f", {deferred} check(s) decided at `pulumi up`" if deferred else ""
+    if result.update is not None:
+        extra += f"; update shape: {len(result.update.mandatory)} mandatory"
     return (
         f"Result: {mandatory} mandatory violation(s), {advisory} advisory{extra} -> exit "
         f"{result.exit_code}"
     )
+
+
+def render_remote_components(result: PreviewResult) -> list[str]:
+    """Multi-language components (`remote=True`): their provider constructs them, which no
+    offline run can, so neither their children nor their outputs were seen."""
+    remote = [r for r in result.run.registrations if r.remote]
+    if not remote:
+        return []
+    lines = [
+        "Remote components (constructed by their package's provider plugin, which does not run "
+        "offline: their children could not be seen and no policy judged them; their outputs "
+        "are unknown):"
+    ]
+    lines += [f"{_INDENT}{r.type}  {r.name}  {r.urn}" for r in remote]
+    return lines
 
 
 def render_report(result: PreviewResult) -> str:
@@ -436,7 +518,10 @@ def render_report(result: PreviewResult) -> str:
         render_diagnostics(result),
         render_provider_calls(result),
         render_stack_references(result),
+        render_remote_components(result),
         render_policies(result),
+        render_deferred(result),
+        render_verdict_table(result),
         render_outputs(result.run.exports),
         render_counts(result),
         render_resilience(result.regions),

@@ -5,21 +5,36 @@ working directory and the first entry of `sys.path`, and runs `__main__.py` insi
 `run_in_stack`, so a root `pulumi:pulumi:Stack` exists and `pulumi.export`/`pulumi.run` outputs
 land on it. This module does the same with `set_mocks` and a recording monitor instead of an
 engine. Mocks are process-global: one program per process.
+
+When Pulumi.yaml names the program's own virtualenv (`runtime.options.virtualenv`, or the one
+its `uv`/`poetry` toolchain uses; see project.PythonEnvironment), the program runs with that
+virtualenv's interpreter, as the language host runs it (pulumi/pulumi
+sdk/python/cmd/pulumi-language-python/main.go `Run`: `tc.ValidateVenv`, then `tc.Command`), so
+the provider SDKs it imports are its own: a child process of that interpreter, its environment
+activated as sdk/python/toolchain/toolchain.go `ActivateVirtualEnv` does (the virtualenv's `bin`
+first on PATH, `VIRTUAL_ENV` set, `PYTHONHOME` dropped), runs the program here with this package
+importable, and sends back what it registered, called, logged and printed as JSON lines.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
+import json
 import linecache
 import logging
 import os
 import runpy
+import shutil
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +45,8 @@ from pulumi.runtime.sync_await import _sync_await
 
 from .errors import ProgramError
 from .modes import runs_as_preview
-from .project import StackConfig
-from .provider_calls import ProviderCallRecord
+from .project import PythonEnvironment, StackConfig
+from .provider_calls import ProviderCallRecord, mark_own_lookups
 from .recording import OfflineMocks, ProgramLogHandler, RecordingMonitor, Registration
 from .stack_references import StackReferenceRecord, StackReferences, installed
 
@@ -109,7 +124,39 @@ def run_program(
     stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ProgramRun:
     """Run the stack's program once, under mocks, in `mode` (see modes.py), and return what it
-    registered."""
+    registered: with the program's own virtualenv when it names one that is not this one."""
+    environment = stack.python_environment
+    if environment is not None and environment.usable and not environment.is_current():
+        return _run_in_environment(
+            stack, environment, mode=mode, on_register=on_register, stack_outputs=stack_outputs
+        )
+    return run_program_here(stack, mode=mode, on_register=on_register, stack_outputs=stack_outputs)
+
+
+def _missing_environment_hint(error: BaseException, stack: StackConfig) -> str:
+    """When the program could not import a module and its own virtualenv is missing: which
+    Pulumi.yaml setting names it and how to create it."""
+    environment = stack.python_environment
+    if environment is None or environment.usable or not isinstance(error, ImportError):
+        return ""
+    return (
+        f". {environment.describe()}: {environment.problem}, so the program ran with the "
+        f"offline preview's own interpreter ({sys.executable}), which lacks it (`pulumi "
+        f"preview` would stop earlier, on the missing virtualenv). Create it with the "
+        f"program's requirements: `{environment.setup_command()}`"
+    )
+
+
+def run_program_here(
+    stack: StackConfig,
+    *,
+    mode: str,
+    on_register: Callable[[Registration], None] | None = None,
+    stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+    hidden_paths: tuple[str, ...] = (),
+) -> ProgramRun:
+    """Run the program in this interpreter (`hidden_paths`: entries of `sys.path` the program
+    must not see, besides this tool's checkout)."""
     started = time.perf_counter()
     stack_references = StackReferences(preview=runs_as_preview(mode), outputs=stack_outputs)
     mocks = OfflineMocks(
@@ -149,7 +196,7 @@ def run_program(
     sys.path[:] = [
         entry
         for entry in sys.path
-        if entry not in ("", tool_root, str(launch_dir)) or entry == str(program_dir)
+        if entry not in ("", tool_root, str(launch_dir), *hidden_paths) or entry == str(program_dir)
     ]
     sys.path.insert(0, str(program_dir))
     saved_argv = sys.argv
@@ -171,7 +218,9 @@ def run_program(
     except Exception as error:  # any failure of the program ends the run with exit code 2
         shown = _unwrap_pulumi_error(error)
         raise ProgramError(
-            "the program failed: " + describe_program_error(shown, program_dir)
+            "the program failed: "
+            + describe_program_error(shown, program_dir)
+            + _missing_environment_hint(shown, stack)
         ) from None
     finally:
         sys.argv = saved_argv
@@ -194,7 +243,7 @@ def run_program(
         logs=list(log_handler.records),
         stdout=captured.getvalue(),
         duration_s=time.perf_counter() - started,
-        provider_calls=list(mocks.calls),
+        provider_calls=mark_own_lookups(list(mocks.calls), monitor.registrations),
         stack_references=stack_references.records(),
     )
 
@@ -211,4 +260,234 @@ def describe_caught_failures(failed: list[ProviderCallRecord]) -> str:
         "error (try/except) and carried on without the answer, so what it registered is not "
         "what it would register and a policy verdict over it would be incomplete; fix the call "
         "rather than relying on the fallback" + others
+    )
+
+
+# -- the program's own virtualenv --------------------------------------------------------------
+
+#: How long a program may run in its virtualenv before it counts as hung.
+CHILD_TIMEOUT_S: float = 600.0
+
+
+def activated_environment(environ: Mapping[str, str], virtualenv: Path) -> dict[str, str]:
+    """`environ` activated for `virtualenv`, as sdk/python/toolchain/toolchain.go
+    `ActivateVirtualEnv` does it: its `bin` (`Scripts`) first on PATH, `VIRTUAL_ENV` set to it,
+    `PYTHONHOME` removed."""
+    bin_dir = virtualenv / ("Scripts" if os.name == "nt" else "bin")
+    activated: dict[str, str] = {}
+    has_path = False
+    for key, value in environ.items():
+        upper = key.upper()
+        if upper == "PATH":
+            has_path = True
+            activated[key] = f"{bin_dir}{os.pathsep}{value}"
+        elif upper in ("PYTHONHOME", "VIRTUAL_ENV"):
+            continue
+        else:
+            activated[key] = value
+    if not has_path:
+        activated["PATH"] = str(bin_dir)
+    activated["VIRTUAL_ENV"] = str(virtualenv)
+    return activated
+
+
+def _stack_to_json(stack: StackConfig) -> dict[str, Any]:
+    return {
+        "project_dir": str(stack.project_dir),
+        "project_name": stack.project_name,
+        "stack": stack.stack,
+        "stack_file": str(stack.stack_file),
+        "program_file": str(stack.program_file),
+        "config": stack.config,
+        "secret_keys": stack.secret_keys,
+        "values": stack.values,
+        "warnings": stack.warnings,
+    }
+
+
+def _stack_from_json(data: Mapping[str, Any]) -> StackConfig:
+    return StackConfig(
+        project_dir=Path(data["project_dir"]),
+        project_name=str(data["project_name"]),
+        stack=str(data["stack"]),
+        stack_file=Path(data["stack_file"]),
+        program_file=Path(data["program_file"]),
+        config=dict(data["config"]),
+        secret_keys=list(data["secret_keys"]),
+        values=dict(data["values"]),
+        warnings=list(data["warnings"]),
+    )
+
+
+def _registration_from_json(data: Mapping[str, Any]) -> Registration:
+    known = {f.name for f in fields(Registration)}
+    return Registration(**{k: v for k, v in data.items() if k in known})
+
+
+#: The packages the child imports from here: this one, and the policy pack's (whose
+#: thresholds provider_defaults.py reads); pulumi and the SDKs come from the virtualenv.
+_CHILD_PACKAGES: tuple[str, ...] = ("offline", "resilience_policies")
+
+
+def _importable_package_dir(into: Path) -> Path:
+    """A folder holding only `_CHILD_PACKAGES`, linked (copied where links are not allowed),
+    so the child imports them without seeing this environment's other packages."""
+    for name in _CHILD_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        package = Path(next(iter(spec.submodule_search_locations))).resolve()
+        target = into / name
+        try:
+            target.symlink_to(package, target_is_directory=True)
+        except OSError:
+            shutil.copytree(package, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return into
+
+
+def _run_in_environment(
+    stack: StackConfig,
+    environment: PythonEnvironment,
+    *,
+    mode: str,
+    on_register: Callable[[Registration], None] | None,
+    stack_outputs: Mapping[str, Mapping[str, Any]] | None,
+) -> ProgramRun:
+    """Run the program in a child process of the virtualenv's interpreter."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="offline-preview-") as scratch:
+        importable = str(_importable_package_dir(Path(scratch)))
+        environ = activated_environment(os.environ, environment.path)
+        inherited = environ.get("PYTHONPATH")
+        environ["PYTHONPATH"] = importable + (os.pathsep + inherited if inherited else "")
+        request = {
+            "stack": _stack_to_json(stack),
+            "mode": mode,
+            "stackOutputs": stack_outputs,
+            "hiddenPaths": [importable],
+        }
+        command = [
+            str(environment.python),
+            "-c",
+            "from offline.runner import child_main; child_main()",
+        ]
+        try:
+            child = subprocess.Popen(
+                command,
+                cwd=stack.program_dir,
+                env=environ,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                encoding="utf-8",
+            )
+        except OSError as error:
+            raise ProgramError(
+                f"cannot start {environment.python} ({environment.describe()}): {error}"
+            ) from None
+        stdout, stderr = _exchange(child, request)
+    registrations: list[Registration] = []
+    result: dict[str, Any] | None = None
+    failure: str | None = None
+    for line in stdout.splitlines():
+        if not line.startswith("{"):
+            continue
+        message = json.loads(line)
+        if message.get("kind") == "registration":
+            registration = _registration_from_json(message["registration"])
+            registrations.append(registration)
+            if on_register is not None:
+                on_register(registration)
+        elif message.get("kind") == "result":
+            result = message
+        elif message.get("kind") == "error":
+            failure = str(message["message"])
+    if failure is not None:
+        raise ProgramError(failure)
+    if result is None:
+        raise ProgramError(_describe_child_failure(environment, child.returncode, stderr))
+    if stderr:
+        sys.stderr.write(stderr)
+    return ProgramRun(
+        registrations=sorted(registrations, key=lambda r: r.sequence),
+        stack_urn=str(result["stackUrn"]),
+        exports=dict(result["exports"]),
+        logs=[(str(level), str(text)) for level, text in result["logs"]],
+        stdout=str(result["stdout"]),
+        duration_s=time.perf_counter() - started,
+        provider_calls=[ProviderCallRecord(**call) for call in result["providerCalls"]],
+        stack_references=[
+            StackReferenceRecord(**reference) for reference in result["stackReferences"]
+        ],
+    )
+
+
+def _exchange(child: subprocess.Popen[str], request: Mapping[str, Any]) -> tuple[str, str]:
+    try:
+        return child.communicate(json.dumps(request), timeout=CHILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        raise ProgramError(
+            f"the program did not end within {CHILD_TIMEOUT_S:.0f} s in its virtualenv"
+        ) from None
+
+
+def _describe_child_failure(environment: PythonEnvironment, code: int | None, stderr: str) -> str:
+    """Why the child gave no result: its interpreter cannot run this package (no pulumi in the
+    virtualenv, a Python too old) or it died."""
+    last = next((line for line in reversed(stderr.splitlines()) if line.strip()), "")
+    if "ModuleNotFoundError" in last or "ImportError" in last:
+        return (
+            f"the program's virtualenv ({environment.describe()}) cannot run it: {last.strip()}; "
+            f"install the program's requirements into it: `{environment.setup_command()}`"
+        )
+    return (
+        f"the program's interpreter {environment.python} ended with status {code} without a "
+        f"result: {last.strip() or 'no message'}"
+    )
+
+
+def child_main() -> None:
+    """The child's side: read the request from stdin, run the program here, write one JSON
+    line per registration and one with the result (or the error) to stdout. Whatever else
+    writes to file descriptor 1 (the program's own subprocesses) goes to stderr instead."""
+    channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", closefd=False), encoding="utf-8")
+    request = json.loads(sys.stdin.read())
+    stack = _stack_from_json(request["stack"])
+    lock = threading.Lock()
+
+    def send(message: Mapping[str, Any]) -> None:
+        line = json.dumps(message, default=str) + "\n"
+        with lock:  # registrations arrive on the SDK's threads
+            channel.write(line)
+            channel.flush()
+
+    def registered(registration: Registration) -> None:
+        send({"kind": "registration", "registration": asdict(registration)})
+
+    try:
+        run = run_program_here(
+            stack,
+            mode=request["mode"],
+            on_register=registered,
+            stack_outputs=request.get("stackOutputs"),
+            hidden_paths=tuple(request.get("hiddenPaths") or ()),
+        )
+    except ProgramError as error:
+        send({"kind": "error", "message": str(error)})
+        return
+    send(
+        {
+            "kind": "result",
+            "stackUrn": run.stack_urn,
+            "exports": run.exports,
+            "logs": run.logs,
+            "stdout": run.stdout,
+            "providerCalls": [asdict(call) for call in run.provider_calls],
+            "stackReferences": [asdict(reference) for reference in run.stack_references],
+        }
     )

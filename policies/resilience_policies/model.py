@@ -21,7 +21,18 @@ from functools import cached_property
 from typing import Any, Final
 
 from . import thresholds
-from .props import ABSENT, UNKNOWN, Marker, at, json_document, plain, program_view, text
+from .props import (
+    ABSENT,
+    UNKNOWN,
+    UNKNOWN_SENTINELS,
+    Marker,
+    at,
+    defer_owner,
+    json_document,
+    plain,
+    program_view,
+    text,
+)
 
 # --- type tokens -----------------------------------------------------------------------------
 
@@ -206,6 +217,9 @@ class Resource:
         DEFAULT_REGION. UNKNOWN_REGION when the input is computed."""
         if self._region is None:
             self._region = self._resolve_region()
+        if self._region == UNKNOWN_REGION:
+            # Whatever the reader compares the region with is decided by `pulumi up`.
+            defer_owner(self, "region")
         return self._region
 
     def _resolve_region(self) -> str:
@@ -249,16 +263,40 @@ def provider_region_of(provider: Any) -> str | None:
 # --- derived facts ---------------------------------------------------------------------------
 
 
-@dataclass
-class Redrive:
-    """One redrive declaration: inline on a queue, or a standalone RedrivePolicy resource."""
+def _noted(document: Any, holder: Resource, prop: str) -> Any:
+    """A parsed JSON property handed to a rule: reading it while it is UNKNOWN notes a check
+    deferred to `pulumi up` (props.deferrals) for the rule that reads it, whichever rule built
+    the model's view first."""
+    if document is UNKNOWN:
+        defer_owner(holder, prop)
+    return document
 
-    carrier: Resource
-    source: Resource | None
-    dead_letter_queue: Resource | None
-    #: The parsed redrive JSON, ABSENT, UNKNOWN (computed, e.g. from the DLQ's ARN), or None
-    #: when it is not valid JSON.
-    document: Any
+
+class Redrive:
+    """One redrive declaration: inline on a queue, or a standalone RedrivePolicy resource.
+
+    `document` is the parsed redrive JSON, ABSENT, UNKNOWN (computed, e.g. from the DLQ's ARN),
+    or None when it is not valid JSON."""
+
+    __slots__ = ("_document", "_prop", "carrier", "dead_letter_queue", "source")
+
+    def __init__(
+        self,
+        carrier: Resource,
+        source: Resource | None,
+        dead_letter_queue: Resource | None,
+        document: Any,
+        prop: str = "redrivePolicy",
+    ) -> None:
+        self.carrier = carrier
+        self.source = source
+        self.dead_letter_queue = dead_letter_queue
+        self._document = document
+        self._prop = prop
+
+    @property
+    def document(self) -> Any:
+        return _noted(self._document, self.carrier, self._prop)
 
 
 @dataclass
@@ -270,13 +308,26 @@ class DeadLetterQueue:
     roles: list[str] = field(default_factory=list)
 
 
-@dataclass
 class FunctionPolicy:
     """An IAM policy that reaches a role: its document (or managed ARN) and where it lives."""
 
-    holder: Resource
-    document: Any
-    managed_arn: str | None = None
+    __slots__ = ("_document", "_prop", "holder", "managed_arn")
+
+    def __init__(
+        self,
+        holder: Resource,
+        document: Any,
+        managed_arn: str | None = None,
+        prop: str = "policy",
+    ) -> None:
+        self.holder = holder
+        self._document = document
+        self.managed_arn = managed_arn
+        self._prop = prop
+
+    @property
+    def document(self) -> Any:
+        return _noted(self._document, self.holder, self._prop)
 
 
 class StackModel:
@@ -286,6 +337,7 @@ class StackModel:
         self.resources: list[Resource] = []
         self.by_urn: dict[str, Resource] = {}
         self.by_type: dict[str, list[Resource]] = defaultdict(list)
+        self._owners: dict[int, Resource] | None = None
         for source in resources:
             # The pack's analyzer keeps the URNs it received; the SDK's stock one resolved
             # them to resources, which only the URNs are needed of.
@@ -295,11 +347,23 @@ class StackModel:
                     key: [dependency.urn for dependency in dependencies]
                     for key, dependencies in (source.property_dependencies or {}).items()
                 }
-            props = program_view(getattr(source, "checked_inputs", None), plain(source.props))
+            # The pack's analyzer decodes the state and the kept inputs merged in one pass;
+            # any other source (the SDK's resources) is merged here.
+            program_properties = getattr(source, "program_properties", None)
+            if program_properties is not None:
+                props = program_properties()
+            else:
+                props = program_view(getattr(source, "checked_inputs", None), plain(source.props))
             resource = Resource(source.urn, source.resource_type, source.name, props, deps, source)
             self.resources.append(resource)
             self.by_urn[resource.urn] = resource
             self.by_type[resource.type].append(resource)
+
+    def owner_of(self, container: Any) -> Resource | None:
+        """The resource whose properties `container` is (for deferred checks), or None."""
+        if self._owners is None:
+            self._owners = {id(resource.props): resource for resource in self.resources}
+        return self._owners.get(id(container))
 
     def of_type(self, *types: str) -> list[Resource]:
         if len(types) == 1:
@@ -354,7 +418,8 @@ class StackModel:
         for resource in self.resources:
             for key in _IDENTITY_PROPS:
                 value = resource.props.get(key)
-                if isinstance(value, str) and value and text(resource.props, key) == value:
+                # A known, non-empty string (what `text` reads as a value).
+                if isinstance(value, str) and value and value not in UNKNOWN_SENTINELS:
                     index[value].append(resource)
         return index
 
@@ -385,7 +450,7 @@ class StackModel:
     def redrives(self) -> list[Redrive]:
         found: list[Redrive] = []
         for queue in self.of_type(QUEUE):
-            document = json_document(queue.props, "redrivePolicy")
+            document = json_document(queue.props, "redrivePolicy", note=False)
             if document is ABSENT:
                 continue
             found.append(
@@ -394,7 +459,7 @@ class StackModel:
                 )
             )
         for carrier in self.of_type(REDRIVE_POLICY):
-            document = json_document(carrier.props, "redrivePolicy")
+            document = json_document(carrier.props, "redrivePolicy", note=False)
             sources = self.linked(carrier, "queueUrl", (QUEUE,))
             target = self._redrive_target(carrier, "redrivePolicy", document)
             found.append(Redrive(carrier, sources[0] if sources else None, target, document))
@@ -441,7 +506,7 @@ class StackModel:
                     redrive.dead_letter_queue, f"dead-letter queue of {source_name}", redrive.source
                 )
         for queue in self.of_type(QUEUE):
-            if json_document(queue.props, "redriveAllowPolicy") is not ABSENT:
+            if json_document(queue.props, "redriveAllowPolicy", note=False) is not ABSENT:
                 mark(queue, "allows redrive into it (redriveAllowPolicy)")
         for allow in self.of_type(REDRIVE_ALLOW_POLICY):
             for queue in self.linked(allow, "queueUrl", (QUEUE,)):
@@ -469,7 +534,7 @@ class StackModel:
                 for queue in self.linked(holder, prop, (QUEUE,), *path):
                     mark(queue, f"{role} {holder.name}")
         for subscription in self.of_type(TOPIC_SUBSCRIPTION):
-            document = json_document(subscription.props, "redrivePolicy")
+            document = json_document(subscription.props, "redrivePolicy", note=False)
             if document is ABSENT:
                 continue
             target = self._redrive_target(subscription, "redrivePolicy", document)
@@ -527,9 +592,15 @@ class StackModel:
             inline = at(role.props, "inlinePolicies")
             if isinstance(inline, list):
                 for entry in inline:
-                    index[role.urn].append(FunctionPolicy(role, json_document(entry, "policy")))
+                    index[role.urn].append(
+                        FunctionPolicy(
+                            role,
+                            json_document(entry, "policy", note=False),
+                            prop="inlinePolicies",
+                        )
+                    )
             elif inline is UNKNOWN:
-                index[role.urn].append(FunctionPolicy(role, UNKNOWN))
+                index[role.urn].append(FunctionPolicy(role, UNKNOWN, prop="inlinePolicies"))
             managed = at(role.props, "managedPolicyArns")
             for arn in managed if isinstance(managed, list) else []:
                 if isinstance(arn, str):
@@ -537,7 +608,7 @@ class StackModel:
         for holder in self.of_type(ROLE_POLICY):
             for role in self.linked(holder, "role", (ROLE,)):
                 index[role.urn].append(
-                    FunctionPolicy(holder, json_document(holder.props, "policy"))
+                    FunctionPolicy(holder, json_document(holder.props, "policy", note=False))
                 )
         for holder in self.of_type(ROLE_POLICY_ATTACHMENT):
             policies = self._attached_policies(holder)
@@ -553,18 +624,22 @@ class StackModel:
         policies = self.linked(attachment, "policyArn", (IAM_POLICY,))
         if policies:
             return [
-                FunctionPolicy(policy, json_document(policy.props, "policy")) for policy in policies
+                FunctionPolicy(policy, json_document(policy.props, "policy", note=False))
+                for policy in policies
             ]
         arn = text(attachment.props, "policyArn")
         if isinstance(arn, str):
             return self._policies_for_arn(attachment, arn)
-        return [FunctionPolicy(attachment, UNKNOWN if arn is UNKNOWN else ABSENT)]
+        return [
+            FunctionPolicy(attachment, UNKNOWN if arn is UNKNOWN else ABSENT, prop="policyArn")
+        ]
 
     def _policies_for_arn(self, holder: Resource, arn: str) -> list[FunctionPolicy]:
         policies = self.by_value(arn, frozenset({IAM_POLICY}))
         if policies:
             return [
-                FunctionPolicy(policy, json_document(policy.props, "policy")) for policy in policies
+                FunctionPolicy(policy, json_document(policy.props, "policy", note=False))
+                for policy in policies
             ]
         return [FunctionPolicy(holder, ABSENT, managed_arn=arn)]
 
@@ -673,3 +748,12 @@ def model_for(resources: Sequence[Any]) -> StackModel:
         model = StackModel(resources)
         _last_model = (resources, model)
         return model
+
+
+def release_model(resources: Sequence[Any]) -> None:
+    """Forget the model of `resources` once their request is over (the analyzer calls this), so
+    that it is freed then rather than kept until the next request."""
+    global _last_model
+    with _model_lock:
+        if _last_model is not None and _last_model[0] is resources:
+            _last_model = None

@@ -14,8 +14,11 @@ set it to something computed: present, value not known yet) or the value itself.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from typing import Any, Final
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
 
 from pulumi_policy import Secret
 from pulumi_policy.proxy import (
@@ -70,6 +73,125 @@ UNKNOWN: Final[Marker] = Marker("UNKNOWN")
 
 def is_unknown_sentinel(value: object) -> bool:
     return isinstance(value, str) and value in UNKNOWN_SENTINELS
+
+
+# --- checks deferred to `pulumi up` ------------------------------------------------------------
+
+
+#: How every deferred-check message starts. The analyzer (server.py) sends such a finding as
+#: advisory whatever its policy's level, and reports read it to list the deferred checks.
+DEFERRED_MARKER: Final[str] = "Decided at `pulumi up`: "
+
+
+@dataclass(frozen=True)
+class Deferral:
+    """A check a rule could not decide because a value it compares is unknown at preview."""
+
+    urn: str
+    name: str
+    type: str
+    #: The property, as a path: `definition`, `redrivePolicy`, `loggingConfiguration.level`.
+    prop: str
+
+
+class Owner(Protocol):
+    """Whose properties a container is: what a deferral names (a stack model resource, or the
+    resource a resource policy is analysing)."""
+
+    @property
+    def urn(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+
+
+OwnerOf = Callable[[Any], Owner | None]
+
+
+class DeferralLedger:
+    """The deferrals one rule's check met, in the order it met them, each once."""
+
+    __slots__ = ("_found", "owner_of")
+
+    def __init__(self, owner_of: OwnerOf) -> None:
+        self.owner_of = owner_of
+        self._found: dict[tuple[str, str], Deferral] = {}
+
+    def add(self, owner: Owner, prop: str) -> None:
+        key = (owner.urn, prop)
+        if key not in self._found:
+            self._found[key] = Deferral(owner.urn, owner.name, owner.type, prop)
+
+    @property
+    def found(self) -> list[Deferral]:
+        return list(self._found.values())
+
+
+_LEDGER: ContextVar[DeferralLedger | None] = ContextVar("resilience_deferrals", default=None)
+
+
+@contextmanager
+def deferrals(owner_of: OwnerOf) -> Iterator[DeferralLedger]:
+    """Collect, while a rule checks, every value it needed to compare and found unknown.
+
+    The readers that compare (`number`, `flag`, `json_document`) note an UNKNOWN reading of a
+    resource's own properties here (`owner_of` says whose they are); the stack model notes the
+    unknown documents and regions it hands out (model.py). Presence checks (`at`, `text`,
+    `items`) note nothing: an unknown value is present, and that is decided.
+    """
+    ledger = DeferralLedger(owner_of)
+    token = _LEDGER.set(ledger)
+    try:
+        yield ledger
+    finally:
+        _LEDGER.reset(token)
+
+
+def path_label(path: tuple[str | int, ...]) -> str:
+    label = ""
+    for step in path:
+        label += f"[{step}]" if isinstance(step, int) else (f".{step}" if label else step)
+    return label
+
+
+def defer(container: Any, *path: str | int) -> None:
+    """Note that the value at `path` of `container` (a resource's properties) was needed and is
+    unknown. Does nothing outside a rule's check or for a container that is no resource's."""
+    ledger = _LEDGER.get()
+    if ledger is None or not path:
+        return
+    owner = ledger.owner_of(container)
+    if owner is not None:
+        ledger.add(owner, path_label(path))
+
+
+def defer_owner(owner: Owner, prop: str) -> None:
+    """`defer` for a reading whose owner is already known (the stack model's derived facts)."""
+    ledger = _LEDGER.get()
+    if ledger is not None:
+        ledger.add(owner, prop)
+
+
+def deferred_message(policy: str, deferral: Deferral) -> str:
+    kind = deferral.type.rsplit(":", 1)[-1] if ":" in deferral.type else deferral.type
+    return (
+        f"{DEFERRED_MARKER}{policy} needs `{deferral.prop}` of {kind} '{deferral.name}', "
+        "which is unknown at preview (computed from another resource's output). The check runs "
+        "when `pulumi up` knows the value, and a violation then stops the update part-way."
+    )
+
+
+def is_deferred_message(message: str, description: str = "") -> bool:
+    """True when a violation message (with or without the SDK's description line in front)
+    reports a deferred check."""
+    own = message.strip()
+    description = description.strip()
+    if description and own.startswith(description):
+        own = own[len(description) :].lstrip()
+    return own.startswith(DEFERRED_MARKER) or (
+        own.startswith("Exempt (") and DEFERRED_MARKER in own
+    )
 
 
 class RawBackedProps(Mapping[str, Any]):
@@ -169,6 +291,8 @@ def number(container: Any, *path: str | int) -> float | Marker:
     """A number at `path`. A value that is not a number cannot be judged: UNKNOWN."""
     value = at(container, *path)
     if isinstance(value, Marker):
+        if value is UNKNOWN:
+            defer(container, *path)
         return value
     if isinstance(value, bool):
         return UNKNOWN
@@ -185,6 +309,8 @@ def number(container: Any, *path: str | int) -> float | Marker:
 def flag(container: Any, *path: str | int) -> bool | Marker:
     """A boolean at `path` ("true"/"false" strings count, as the engine may send either)."""
     value = at(container, *path)
+    if value is UNKNOWN:
+        defer(container, *path)
     if isinstance(value, (Marker, bool)):
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
@@ -212,14 +338,18 @@ def items(container: Any, *path: str | int) -> list[Any] | Marker:
     return [value]
 
 
-def json_document(container: Any, *path: str | int) -> Any:
+def json_document(container: Any, *path: str | int, note: bool = True) -> Any:
     """A JSON-string property (redrivePolicy, an IAM policy) parsed, or ABSENT / UNKNOWN.
 
-    A JSON string built from another resource's output is unknown as a whole during preview.
-    Returns None when the string is not valid JSON (AWS would refuse it; the caller says so).
+    A JSON string built from another resource's output is unknown as a whole during preview
+    (noted as a deferred check unless `note` is off: the stack model notes its documents when
+    a rule reads them). Returns None when the string is not valid JSON (AWS would refuse it;
+    the caller says so).
     """
     value = at(container, *path)
     if isinstance(value, Marker):
+        if value is UNKNOWN and note:
+            defer(container, *path)
         return value
     if isinstance(value, (dict, list)):
         return value  # some programs pass the document as an object
@@ -228,6 +358,8 @@ def json_document(container: Any, *path: str | int) -> Any:
     if not value.strip():
         return ABSENT
     if any(sentinel in value for sentinel in UNKNOWN_SENTINELS):
+        if note:
+            defer(container, *path)
         return UNKNOWN
     try:
         return json.loads(value)
@@ -236,7 +368,7 @@ def json_document(container: Any, *path: str | int) -> Any:
 
 
 #: The Terraform bridge's bookkeeping key inside each nested block of the checked inputs.
-_DEFAULTS_KEY: Final[str] = "__defaults"
+DEFAULTS_KEY: Final[str] = "__defaults"
 
 
 def program_view(checked_inputs: Mapping[str, Any] | None, state: dict[str, Any]) -> dict[str, Any]:
@@ -255,35 +387,35 @@ def program_view(checked_inputs: Mapping[str, Any] | None, state: dict[str, Any]
     """
     if checked_inputs is None:
         return state
-    return _merge_block(checked_inputs, state)
+    return merge_block(checked_inputs, state)
 
 
-def _merge_block(inputs: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
+def merge_block(inputs: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for key, planned in state.items():
-        if key == _DEFAULTS_KEY:
+        if key == DEFAULTS_KEY:
             continue
         if key in inputs:
-            merged[key] = _merge_value(inputs[key], planned)
+            merged[key] = merge_value(inputs[key], planned)
         elif not is_unknown_sentinel(planned):
             merged[key] = planned
     for key, value in inputs.items():
-        if key not in state and key != _DEFAULTS_KEY:
-            merged[key] = _merge_value(value, None)
+        if key not in state and key != DEFAULTS_KEY:
+            merged[key] = merge_value(value, None)
     return merged
 
 
-def _merge_value(given: Any, planned: Any) -> Any:
+def merge_value(given: Any, planned: Any) -> Any:
     if planned is None or is_unknown_sentinel(planned):
         if isinstance(given, dict):
-            return _merge_block(given, {})
+            return merge_block(given, {})
         if isinstance(given, list):
-            return [_merge_value(item, None) for item in given]
+            return [merge_value(item, None) for item in given]
         return given
     if isinstance(given, dict) and isinstance(planned, dict):
-        return _merge_block(given, planned)
+        return merge_block(given, planned)
     if isinstance(given, list) and isinstance(planned, list) and len(given) == len(planned):
-        return [_merge_value(a, b) for a, b in zip(given, planned, strict=True)]
+        return [merge_value(a, b) for a, b in zip(given, planned, strict=True)]
     return planned
 
 

@@ -18,10 +18,11 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from . import server
 from .config import ConfigSpec
 from .exemptions import TAG_PROPERTIES, Exemption, config_reason, exempt_message, tag_key
 from .model import StackModel, model_for
-from .props import plain, text
+from .props import deferrals, deferred_message, plain, text
 
 
 class Report(Protocol):
@@ -47,6 +48,27 @@ class _Subject:
 
 
 SubjectOf = Callable[[str | None], _Subject | None]
+
+
+@dataclass(frozen=True)
+class _Analysed:
+    """The resource a resource policy is analysing, as a deferral names it."""
+
+    urn: str
+    name: str
+    type: str
+
+
+def _report_deferred(policy: str, found: list[Any], report: Report) -> None:
+    """Say out loud each check the rule could not decide because a value it compares is unknown
+    at preview (props.deferrals). The analyzer sends these as advisory (server.py): they never
+    fail a preview, and the same rule decides them at `pulumi up`, where a mandatory violation
+    stops the update part-way through. Only when the pack's own analyzer serves (server.py):
+    the SDK's would send them at the policy's level."""
+    if not found or not server.serving():
+        return
+    for deferral in found:
+        report(deferred_message(policy, deferral), deferral.urn)
 
 
 def exemption_reason(
@@ -110,7 +132,9 @@ def stack_policy(
         report = _reporter(
             report_violation, config.policy, config.exemptions(raw), _stack_subjects(model)
         )
-        check(model, settings, report)
+        with deferrals(model.owner_of) as ledger:
+            check(model, settings, report)
+        _report_deferred(config.policy, ledger.found, report)
 
     return StackValidationPolicy(
         name=config.policy,
@@ -160,7 +184,10 @@ def resource_policy(
         report = _reporter(
             report_violation, config.policy, config.exemptions(raw), subjects(args, props)
         )
-        check(args.resource_type, props, settings, report)
+        analysed = _Analysed(args.urn, args.name, args.resource_type)
+        with deferrals(lambda container: analysed if container is props else None) as ledger:
+            check(args.resource_type, props, settings, report)
+        _report_deferred(config.policy, ledger.found, report)
 
     def fix(args: ResourceValidationArgs) -> dict[str, Any] | None:
         if remediate is None or args.resource_type not in resource_types:

@@ -72,6 +72,10 @@ QUEUE_OLDEST_MESSAGE_ALARM_S: Final[int] = 600
 SQS_MAX_CONCURRENCY_MIN: Final[int] = 2
 SQS_MAX_CONCURRENCY_MAX: Final[int] = 1000
 SQS_MAX_CONCURRENCY_DEFAULT: Final[int] = 10
+#: Records per batch when an event source mapping leaves `batch_size` unset: AWS's defaults
+#: (https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-BatchSize).
+SQS_DEFAULT_BATCH_SIZE: Final[int] = 10
+STREAM_DEFAULT_BATCH_SIZE: Final[int] = 100
 
 #: Stream mappings: a poison record blocks its shard until it succeeds, expires or is skipped.
 #: Bisect on error isolates it, a finite retry count and a record age bound let the shard move
@@ -104,6 +108,29 @@ KINESIS_MIN_REPLAY_WINDOW_HOURS: Final[int] = 12
 #: failing or too slow, long before records reach the mapping's maximum record age (an hour) and
 #: are skipped, and far from the stream's retention (a day) when they are lost.
 KINESIS_ITERATOR_AGE_ALARM_MS: Final[int] = 300_000
+#: An iterator-age alarm must fire this long before the first record of its consumer is lost:
+#: skipped at the mapping's maximum record age, or expired at the stream's retention (whichever
+#: comes first). Thirty minutes is enough to be paged and to start fixing the consumer.
+KINESIS_ITERATOR_AGE_MARGIN_MS: Final[int] = 30 * 60_000
+#: No ceiling is asked below this, however short the record age: Lambda's IteratorAge reaches a
+#: minute under ordinary batching windows and retries, and an alarm below it pages for nothing.
+KINESIS_ITERATOR_AGE_FLOOR_MS: Final[int] = 60_000
+
+
+def kinesis_iterator_age_ceiling_ms(
+    max_record_age_s: float | None, retention_hours: float | None, margin_ms: int, floor_ms: int
+) -> int:
+    """The highest iterator-age alarm threshold that still fires `margin_ms` before a record is
+    lost: skipped at the mapping's `maximum_record_age_in_seconds` (-1 or None: infinite, the
+    retention decides) or expired at the stream's `retention_period` (hours; None: the default),
+    never below `floor_ms`."""
+    retention_ms = (retention_hours or KINESIS_RETENTION_HOURS_DEFAULT) * 3_600_000
+    horizon_ms = retention_ms
+    if max_record_age_s is not None and max_record_age_s >= 0:
+        horizon_ms = min(horizon_ms, max_record_age_s * 1000)
+    return int(max(horizon_ms - margin_ms, floor_ms))
+
+
 #: Retries of a failing Kinesis batch before the mapping gives up on it (with bisect on error,
 #: each retry halves the batch, so three isolate a poison record in a batch of eight and the rest
 #: succeed). Below STREAM_MAX_RETRY_ATTEMPTS, the policy's ceiling.

@@ -21,7 +21,25 @@ REPO = Path(__file__).resolve().parents[2]
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 #: Programs that exercise a kind of Pulumi program rather than a policy (provider functions,
 #: stack references...): test_offline_program_classes.py runs them.
-PROGRAM_CLASSES = ("provider-functions", "caught-provider-failure", "stack-reference")
+PROGRAM_CLASSES = (
+    "provider-functions",
+    "caught-provider-failure",
+    "stack-reference",
+    # test_offline_deferred_and_providers.py
+    "deferred-until-update",
+    # test_offline_providers.py
+    "other-provider-sdks",
+    "own-virtualenv",
+)
+#: Programs of the kinds public programs are written in, each once judged wrongly (or refused):
+#: test_offline_verdict_classes.py runs them.
+VERDICT_CLASSES = (
+    "verdict-http-api-default-timeout",
+    "verdict-sqs-batch-of-one",
+    "verdict-iterator-alarm-on-record-age",
+    "verdict-typed-function-arguments",
+    "verdict-own-resource-lookup",
+)
 #: A CLI run that has not ended after this long is hung, not slow (each one takes a second or two).
 RUN_TIMEOUT_S = 120
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from offline_harness import PROGRAM_CLASSES, PROGRAMS, run_offline
+from offline_harness import PROGRAM_CLASSES, PROGRAMS, VERDICT_CLASSES, run_offline
 
 from offline.modes import MODES
 
@@ -41,7 +41,7 @@ COMPLIANT = (
 
 def test_every_example_program_is_covered() -> None:
     on_disk = {p.name for p in PROGRAMS.iterdir() if (p / "__main__.py").is_file()}
-    assert on_disk == set(DEFECTS) | set(COMPLIANT) | set(PROGRAM_CLASSES)
+    assert on_disk == set(DEFECTS) | set(COMPLIANT) | set(PROGRAM_CLASSES) | set(VERDICT_CLASSES)
     for name in on_disk:
         assert (PROGRAMS / name / "Pulumi.yaml").is_file()
         assert (PROGRAMS / name / "Pulumi.dev.yaml").is_file()

@@ -4,17 +4,29 @@ the provider would refuse is refused."""
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pulumi_aws
 import pytest
+from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 from offline.errors import ProgramError
-from offline.function_results import find_function, plausible_result
-from offline.provider_calls import GENERIC, WELL_KNOWN, answer_call, recorded_arguments
+from offline.function_results import declared_kind, find_function, plausible_result, result_fields
+from offline.provider_calls import (
+    GENERIC,
+    NOT_FOUND_ON_NEW_STACK,
+    UNKNOWN_SHOWN,
+    WELL_KNOWN,
+    ProviderCallRecord,
+    answer_call,
+    mark_own_lookups,
+    recorded_arguments,
+)
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -192,3 +204,129 @@ def test_recorded_arguments_leave_out_unset_ones_and_mask_secrets() -> None:
         {"name": "/app/token", "withDecryption": None, "tags": {"Key": "s3cr3t"}}, ["s3cr3t"]
     )
     assert recorded == {"name": "/app/token", "tags": {"Key": "[secret]"}}
+
+
+# -- arguments typed as the provider types them -----------------------------------------------
+
+#: A string the provider reads as each declared kind, and the value it reads.
+_AS_STRING: dict[type, tuple[str, Any]] = {
+    bool: ("true", True),
+    int: ("7", 7),
+    float: ("2.5", 2.5),
+}
+
+
+def _echoed_arguments(token: str) -> list[tuple[str, type]]:
+    """The function's arguments its result echoes (a field of the same name) that are declared
+    bool, int, float or a list."""
+    info = find_function(token)
+    fields = result_fields(info.result_type)
+    found = []
+    for name in info.arguments:
+        kind = declared_kind(fields.get(name))
+        if kind in (bool, int, float, list):
+            found.append((name, kind))
+    return found
+
+
+_TYPED_TOKENS = [token for token in _sdk_tokens() if _echoed_arguments(token)]
+
+
+def test_functions_with_typed_echoed_arguments_are_found() -> None:
+    assert len(_TYPED_TOKENS) > 100
+    assert ("mostRecent", bool) in _echoed_arguments("aws:ec2/getAmi:getAmi")
+
+
+@pytest.mark.parametrize("token", _TYPED_TOKENS)
+def test_echoed_arguments_given_as_strings_are_typed_like_the_provider(token: str) -> None:
+    info = find_function(token)
+    for name, kind in _echoed_arguments(token):
+        arguments = _sample_arguments(token)
+        if kind is list:
+            # A scalar where a list is declared: the provider refuses it, naming the argument.
+            with pytest.raises(ProgramError, match=rf"'{name}': should be a list"):
+                answer_call(token, {**arguments, name: "sample"}, REGION)
+            continue
+        given, typed = _AS_STRING[kind]
+        answer = answer_call(token, {**arguments, name: given}, REGION)
+        # The SDK builds its result type from the answer: its __init__ checks every field.
+        built = rpc.translate_output_properties(
+            _as_sent(answer.result), lambda key: key, info.result_type
+        )
+        assert isinstance(built, info.result_type)
+        if answer.kind == GENERIC:
+            assert answer.result[name] == typed and type(answer.result[name]) is kind, name
+
+
+def test_strings_the_provider_cannot_read_are_refused() -> None:
+    with pytest.raises(ProgramError, match=r"'mostRecent': cannot parse 'yes' as a bool"):
+        answer_call("aws:ec2/getAmi:getAmi", {"mostRecent": "yes", "owners": ["amazon"]}, REGION)
+    # Go's ParseBool spellings are all read.
+    for spelling, value in (("1", True), ("T", True), ("FALSE", False), ("f", False)):
+        result, _ = _answer("aws:ec2/getAmi:getAmi", mostRecent=spelling, owners=["amazon"])
+        assert result["mostRecent"] is value
+
+
+def test_unknown_arguments_are_left_out_as_the_engine_leaves_them_out() -> None:
+    statements = [
+        {"actions": ["sqs:SendMessage"], "resources": [Unknown(), "arn:aws:sqs:eu-west-1:1:q"]},
+        {"sid": Unknown(), "actions": ["sqs:ReceiveMessage"], "resources": [Unknown()]},
+    ]
+    result, kind = _answer("aws:iam/getPolicyDocument:getPolicyDocument", statements=statements)
+    assert kind == WELL_KNOWN
+    document = json.loads(result["json"])
+    assert document["Statement"] == [
+        {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:eu-west-1:1:q"},
+        {"Effect": "Allow", "Action": "sqs:ReceiveMessage"},
+    ]
+    shown = recorded_arguments({"statements": statements}, ())
+    assert shown["statements"][0]["resources"] == [UNKNOWN_SHOWN, "arn:aws:sqs:eu-west-1:1:q"]
+
+
+# -- lookups of the program's own resources -----------------------------------------------------
+
+
+@dataclass
+class _Registered:
+    urn: str
+    type: str
+    inputs: dict[str, Any]
+    read: bool = False
+
+
+def _call(token: str, **arguments: Any) -> ProviderCallRecord:
+    return ProviderCallRecord(token, arguments, GENERIC, REGION)
+
+
+def test_lookups_of_resources_the_program_creates_are_marked() -> None:
+    resources = [
+        _Registered("urn:queue", "aws:sqs/queue:Queue", {"name": "jobs"}),
+        _Registered("urn:bucket", "aws:s3/bucketV2:BucketV2", {"bucket": "assets"}),
+        _Registered("urn:logs", "aws:cloudwatch/logGroup:LogGroup", {"name": "/app/api"}),
+        _Registered("urn:read", "aws:sns/topic:Topic", {"name": "shared"}, read=True),
+        _Registered("urn:policy", "aws:iam/rolePolicy:RolePolicy", {"name": "deploy"}),
+    ]
+    calls = [
+        _call("aws:sqs/getQueue:getQueue", name="jobs"),
+        _call("aws:s3/getBucket:getBucket", bucket="assets"),
+        _call("aws:cloudwatch/getLogGroup:getLogGroup", name="/app/api"),
+        _call("aws:sqs/getQueue:getQueue", name="other"),
+        # Read with `Topic.get`: it exists already, a new stack finds it too.
+        _call("aws:sns/getTopic:getTopic", name="shared"),
+        # Another kind of the same service: not the looked-up object.
+        _call("aws:iam/getRole:getRole", name="deploy"),
+        _call("aws:sqs/getQueue:getQueue", name=UNKNOWN_SHOWN),
+    ]
+    marked = mark_own_lookups(calls, resources)
+    assert [call.own_resource for call in marked] == [
+        "urn:queue",
+        "urn:bucket",
+        "urn:logs",
+        None,
+        None,
+        None,
+        None,
+    ]
+    shown = marked[0].to_json()["notFoundOnNewStack"]
+    assert shown == {"urn": "urn:queue", "reason": NOT_FOUND_ON_NEW_STACK}
+    assert "notFoundOnNewStack" not in marked[3].to_json()

@@ -114,7 +114,8 @@ def test_config_schema_defaults_come_from_thresholds(pack_process: PolicyPackPro
         "maxRateLimit": thresholds.API_ACCOUNT_RATE_LIMIT_RPS,
     }
     assert defaults["kinesis-iterator-age-alarm"] == {
-        "maxThresholdMs": thresholds.KINESIS_ITERATOR_AGE_ALARM_MS
+        "marginMs": thresholds.KINESIS_ITERATOR_AGE_MARGIN_MS,
+        "floorMs": thresholds.KINESIS_ITERATOR_AGE_FLOOR_MS,
     }
     assert defaults["kinesis-retention"] == {
         "minReplayWindowHours": thresholds.KINESIS_MIN_REPLAY_WINDOW_HOURS

@@ -48,6 +48,21 @@ from ..rulekit import Report, stack_policy
 NAME = "api-integration-timeout"
 
 _LAMBDA_INTEGRATION_TYPES = ("AWS_PROXY", "AWS")
+
+#: (resource type, property) this policy reads: checked by the tests against the provider
+#: defaults the offline preview models (an unset HTTP API timeout is AWS's 30 000 ms).
+READS = (
+    (INTEGRATION, "timeoutMilliseconds"),
+    (INTEGRATION, "type"),
+    (INTEGRATION, "uri"),
+    (REST_API, "body"),
+    (HTTP_INTEGRATION, "timeoutMilliseconds"),
+    (HTTP_INTEGRATION, "integrationType"),
+    (HTTP_INTEGRATION, "integrationUri"),
+    (HTTP_INTEGRATION, "apiId"),
+    (HTTP_API, "protocolType"),
+    (FUNCTION, "timeout"),
+)
 _FUNCTIONS = frozenset({FUNCTION})
 
 

@@ -27,6 +27,20 @@ from ..rulekit import Report, stack_policy
 
 NAME = "api-throttling"
 
+#: (resource type, property) this policy reads: checked by the tests against the provider
+#: defaults the offline preview models.
+READS = (
+    (METHOD_SETTINGS, "methodPath"),
+    (METHOD_SETTINGS, "settings"),
+    (METHOD_SETTINGS, "stageName"),
+    (METHOD_SETTINGS, "restApi"),
+    (STAGE, "restApi"),
+    (STAGE, "stageName"),
+    (HTTP_STAGE, "defaultRouteSettings"),
+    (HTTP_STAGE, "routeSettings"),
+    (HTTP_STAGE, "apiId"),
+)
+
 CONFIG = ConfigSpec(
     NAME,
     (

@@ -15,11 +15,50 @@ from pulumi_policy import EnforcementLevel, Severity
 
 from .. import thresholds
 from ..config import ConfigSpec, Setting
-from ..model import DEFAULT_REGION, UNKNOWN_REGION, Resource, StackModel
+from ..model import (
+    DEFAULT_REGION,
+    EVENT_INVOKE_CONFIG,
+    EVENT_SOURCE_MAPPING,
+    EVENT_TARGET,
+    FUNCTION,
+    METRIC_ALARM,
+    QUEUE,
+    REDRIVE_ALLOW_POLICY,
+    REDRIVE_POLICY,
+    TOPIC_SUBSCRIPTION,
+    UNKNOWN_REGION,
+    Resource,
+    StackModel,
+)
 from ..props import ABSENT, UNKNOWN, Marker, at, flag, items, number, text, whole
 from ..rulekit import Report, stack_policy
 
 NAME = "dlq-alarm"
+
+#: (resource type, property) this policy reads: checked by the tests against the provider
+#: defaults the offline preview models.
+READS = (
+    (METRIC_ALARM, "namespace"),
+    (METRIC_ALARM, "metricName"),
+    (METRIC_ALARM, "dimensions"),
+    (METRIC_ALARM, "metricQueries"),
+    (METRIC_ALARM, "actionsEnabled"),
+    (METRIC_ALARM, "alarmActions"),
+    (METRIC_ALARM, "comparisonOperator"),
+    (METRIC_ALARM, "threshold"),
+    # through the stack model's dead-letter queues: every queue failures are sent to
+    (QUEUE, "redrivePolicy"),
+    (QUEUE, "redriveAllowPolicy"),
+    (REDRIVE_POLICY, "redrivePolicy"),
+    (REDRIVE_POLICY, "queueUrl"),
+    (REDRIVE_ALLOW_POLICY, "queueUrl"),
+    (FUNCTION, "deadLetterConfig"),
+    (EVENT_INVOKE_CONFIG, "destinationConfig"),
+    (EVENT_INVOKE_CONFIG, "functionName"),
+    (EVENT_SOURCE_MAPPING, "destinationConfig"),
+    (EVENT_TARGET, "deadLetterConfig"),
+    (TOPIC_SUBSCRIPTION, "redrivePolicy"),
+)
 
 _SQS_METRICS = (
     "ApproximateNumberOfMessagesVisible",

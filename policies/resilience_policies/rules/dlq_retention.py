@@ -16,11 +16,39 @@ from pulumi_policy import EnforcementLevel, Severity
 
 from .. import thresholds
 from ..config import ConfigSpec, Setting
-from ..model import StackModel
+from ..model import (
+    EVENT_INVOKE_CONFIG,
+    EVENT_SOURCE_MAPPING,
+    EVENT_TARGET,
+    FUNCTION,
+    QUEUE,
+    REDRIVE_ALLOW_POLICY,
+    REDRIVE_POLICY,
+    TOPIC_SUBSCRIPTION,
+    StackModel,
+)
 from ..props import ABSENT, Marker, number, whole
 from ..rulekit import Report, stack_policy
 
 NAME = "dlq-retention"
+
+#: (resource type, property) this policy reads: checked by the tests against the provider
+#: defaults the offline preview models.
+READS = (
+    (QUEUE, "messageRetentionSeconds"),
+    # through the stack model's dead-letter queues: every queue failures are sent to
+    (QUEUE, "redrivePolicy"),
+    (QUEUE, "redriveAllowPolicy"),
+    (REDRIVE_POLICY, "redrivePolicy"),
+    (REDRIVE_POLICY, "queueUrl"),
+    (REDRIVE_ALLOW_POLICY, "queueUrl"),
+    (FUNCTION, "deadLetterConfig"),
+    (EVENT_INVOKE_CONFIG, "destinationConfig"),
+    (EVENT_INVOKE_CONFIG, "functionName"),
+    (EVENT_SOURCE_MAPPING, "destinationConfig"),
+    (EVENT_TARGET, "deadLetterConfig"),
+    (TOPIC_SUBSCRIPTION, "redrivePolicy"),
+)
 
 CONFIG = ConfigSpec(
     NAME,

@@ -40,6 +40,18 @@ from ..thresholds import MRSC_REGION_COUNT, MRSC_REGION_GROUPS, mrsc_region_grou
 
 NAME = "dynamodb-global-table"
 
+#: (resource type, property) this policy reads: checked by the tests against the provider
+#: defaults the offline preview models.
+READS = (
+    (TABLE, "replicas"),
+    (TABLE, "globalTableWitness"),
+    (TABLE, "streamEnabled"),
+    (TABLE, "streamViewType"),
+    (TABLE, "ttl"),
+    (TABLE, "tags"),
+    (TABLE_REPLICA, "globalTableArn"),
+)
+
 #: A table tagged with this key (value "true") is deliberately single-region.
 OPT_OUT_TAG_KEY = "resilience:single-region"
 
@@ -153,6 +165,44 @@ def _strong_problems(table: Resource, replica_entries: list[Any], modes: set[str
     return problems
 
 
+def _base_name(table: Resource) -> str:
+    """The table's name without its region: per-region copies of one table share it."""
+    return table.name.replace(table.region, "{region}") if table.region else table.name
+
+
+def _per_region_copies(tables: list[Resource]) -> dict[str, list[Resource]]:
+    """Table URN -> the group of unreplicated tables, one per region, that it belongs to: the
+    same name but for the region (`tasks-us-east-1-table`, `tasks-eu-west-1-table`)."""
+    groups: dict[str, list[Resource]] = {}
+    for table in tables:
+        if table.region not in (None, UNKNOWN_REGION) and not _entries(table):
+            groups.setdefault(_base_name(table), []).append(table)
+    copies: dict[str, list[Resource]] = {}
+    for members in groups.values():
+        if len({member.region for member in members}) > 1:
+            for member in members:
+                copies[member.urn] = members
+    return copies
+
+
+def _one_table_fix(table: Resource, copies: list[Resource], opt_out: str) -> str:
+    """The fix for per-region copies: replicas on one table, the others removed; replicas on
+    each would make as many separate global tables, none sharing its items with the others."""
+    keep = copies[0]
+    others = ", ".join(f"'{c.name}' ({region_label(c.region)})" for c in copies[1:])
+    head = (
+        f"this is one of {len(copies)} per-region copies of the same table that never share "
+        "their items. Fix: keep one table and replicate it; do not add replicas to each copy "
+        f"(that makes {len(copies)} separate global tables). Keep '{keep.name}' "
+        f"({region_label(keep.region)}) with replicas=[{{'region_name': <each other serving "
+        "region>}], stream_enabled=True, stream_view_type='NEW_AND_OLD_IMAGES', "
+        f"and remove {others}"
+    )
+    if table.urn != keep.urn:
+        head += f" (this table among them), pointing its region's code at '{keep.name}'"
+    return head + f"{opt_out}."
+
+
 def _entries(table: Resource) -> list[Any]:
     replicas = at(table.props, "replicas")
     return replicas if isinstance(replicas, list) else []
@@ -165,9 +215,9 @@ def check(model: StackModel, settings: Mapping[str, Any], report: Report) -> Non
     for replica in model.of_type(TABLE_REPLICA):
         for table in model.linked(replica, "globalTableArn", (TABLE,)):
             replicas_by_table.setdefault(table.urn, []).append(replica)
-    for table in model.of_type(TABLE):
-        if _opted_out(table, settings["optOutTagKey"]):
-            continue
+    tables = [t for t in model.of_type(TABLE) if not _opted_out(t, settings["optOutTagKey"])]
+    copies = _per_region_copies(tables) if regions else {}
+    for table in tables:
         problems = _table_problems(table, regions, replicas_by_table.get(table.urn, []))
         if not problems:
             continue
@@ -186,6 +236,15 @@ def check(model: StackModel, settings: Mapping[str, Any], report: Report) -> Non
                 "replicas=[{'region_name': ..., 'consistency_mode': 'STRONG'}] for two other "
                 "regions, or one and global_table_witness={'region_name': ...}, from one MRSC "
                 f"region group; no ttl{opt_out}.",
+                table.urn,
+            )
+            continue
+        if table.urn in copies:
+            report(
+                f"Table '{table.name}' ({region_label(table.region)}) {where}: "
+                f"{'; '.join(problems)}. Every serving region needs a writable copy of the same "
+                f"data, replicated through a NEW_AND_OLD_IMAGES stream, but "
+                + _one_table_fix(table, copies[table.urn], opt_out),
                 table.urn,
             )
             continue

@@ -23,6 +23,14 @@ from ..rulekit import Report, resource_policy
 
 NAME = "dynamodb-point-in-time-recovery"
 
+#: (resource type, property) this policy reads: checked by the tests against the provider
+#: defaults the offline preview models.
+READS = (
+    (TABLE, "pointInTimeRecovery"),
+    (TABLE, "replicas"),
+    (TABLE_REPLICA, "pointInTimeRecovery"),
+)
+
 #: The resource types this policy looks at (it ignores every other).
 RESOURCE_TYPES = (TABLE, TABLE_REPLICA)
 

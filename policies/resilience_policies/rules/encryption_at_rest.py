@@ -20,6 +20,15 @@ from ..rulekit import Report, resource_policy
 
 NAME = "encryption-at-rest"
 
+#: (resource type, property) this policy reads: checked by the tests against the provider
+#: defaults the offline preview models.
+READS = (
+    (QUEUE, "kmsMasterKeyId"),
+    (QUEUE, "sqsManagedSseEnabled"),
+    (TABLE, "serverSideEncryption"),
+    (KINESIS_STREAM, "encryptionType"),
+)
+
 #: The resource types this policy looks at (it ignores every other).
 RESOURCE_TYPES = (QUEUE, TABLE, KINESIS_STREAM)
 

@@ -15,11 +15,36 @@ from typing import Any
 from pulumi_policy import EnforcementLevel, Severity
 
 from ..config import ConfigSpec, Setting
-from ..model import FunctionPolicy, StackModel
+from ..model import (
+    FUNCTION,
+    IAM_POLICY,
+    POLICY_ATTACHMENT,
+    ROLE,
+    ROLE_POLICY,
+    ROLE_POLICY_ATTACHMENT,
+    FunctionPolicy,
+    StackModel,
+)
 from ..props import UNKNOWN
 from ..rulekit import Report, stack_policy
 
 NAME = "iam-no-wildcard-actions"
+
+#: (resource type, property) this policy reads: checked by the tests against the provider
+#: defaults the offline preview models.
+READS = (
+    # through the stack model's function roles and the policies that reach them
+    (FUNCTION, "role"),
+    (ROLE, "inlinePolicies"),
+    (ROLE, "managedPolicyArns"),
+    (ROLE_POLICY, "role"),
+    (ROLE_POLICY, "policy"),
+    (ROLE_POLICY_ATTACHMENT, "role"),
+    (ROLE_POLICY_ATTACHMENT, "policyArn"),
+    (POLICY_ATTACHMENT, "roles"),
+    (POLICY_ATTACHMENT, "policyArn"),
+    (IAM_POLICY, "policy"),
+)
 
 _WILDCARD_ACTION = re.compile(r"^(\*|[A-Za-z0-9-]+:\*)$")
 

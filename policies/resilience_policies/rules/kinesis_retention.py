@@ -16,11 +16,19 @@ from pulumi_policy import EnforcementLevel, Severity
 
 from .. import thresholds
 from ..config import ConfigSpec, Setting
-from ..model import EVENT_SOURCE_MAPPING, KINESIS, StackModel
+from ..model import EVENT_SOURCE_MAPPING, KINESIS, KINESIS_STREAM, StackModel
 from ..props import ABSENT, Marker, number, whole
 from ..rulekit import Report, stack_policy
 
 NAME = "kinesis-retention"
+
+#: (resource type, property) this policy reads: checked by the tests against the provider
+#: defaults the offline preview models.
+READS = (
+    (EVENT_SOURCE_MAPPING, "eventSourceArn"),
+    (EVENT_SOURCE_MAPPING, "maximumRecordAgeInSeconds"),
+    (KINESIS_STREAM, "retentionPeriod"),
+)
 
 CONFIG = ConfigSpec(
     NAME,

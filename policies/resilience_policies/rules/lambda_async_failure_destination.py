@@ -16,6 +16,7 @@ from pulumi_policy import EnforcementLevel, Severity
 from ..config import ConfigSpec, Setting
 from ..model import (
     BUCKET_NOTIFICATION,
+    EVENT_INVOKE_CONFIG,
     EVENT_TARGET,
     FUNCTION,
     PERMISSION,
@@ -26,6 +27,20 @@ from ..props import ABSENT, at, text
 from ..rulekit import Report, stack_policy
 
 NAME = "lambda-async-failure-destination"
+
+#: (resource type, property) this policy reads: checked by the tests against the provider
+#: defaults the offline preview models.
+READS = (
+    (PERMISSION, "principal"),
+    (PERMISSION, "function"),
+    (TOPIC_SUBSCRIPTION, "protocol"),
+    (TOPIC_SUBSCRIPTION, "endpoint"),
+    (EVENT_TARGET, "arn"),
+    (BUCKET_NOTIFICATION, "lambdaFunctions"),
+    (FUNCTION, "deadLetterConfig"),
+    (EVENT_INVOKE_CONFIG, "destinationConfig"),
+    (EVENT_INVOKE_CONFIG, "functionName"),
+)
 
 #: Services that invoke Lambda asynchronously (event invocation).
 ASYNC_PRINCIPALS = (

@@ -14,11 +14,19 @@ from pulumi_policy import EnforcementLevel, Severity
 
 from .. import thresholds
 from ..config import ConfigSpec, Setting
-from ..model import FUNCTION, StackModel
+from ..model import FUNCTION, LOG_GROUP, StackModel
 from ..props import ABSENT, Marker, at, number, text, whole
 from ..rulekit import Report, stack_policy
 
 NAME = "lambda-log-retention"
+
+#: (resource type, property) this policy reads: checked by the tests against the provider
+#: defaults the offline preview models.
+READS = (
+    (FUNCTION, "loggingConfig"),
+    (FUNCTION, "name"),
+    (LOG_GROUP, "retentionInDays"),
+)
 
 CONFIG = ConfigSpec(
     NAME,

@@ -19,6 +19,10 @@ from ..rulekit import Report, resource_policy
 
 NAME = "lambda-tracing"
 
+#: (resource type, property) this policy reads: checked by the tests against the provider
+#: defaults the offline preview models.
+READS = ((FUNCTION, "tracingConfig"),)
+
 #: The resource types this policy looks at (it ignores every other).
 RESOURCE_TYPES = (FUNCTION,)
 

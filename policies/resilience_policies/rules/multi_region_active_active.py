@@ -23,7 +23,9 @@ from ..config import ConfigSpec, Setting
 from ..model import (
     DEFAULT_REGION,
     FUNCTION,
+    QUEUE,
     RECORD,
+    REDRIVE_POLICY,
     SERVING_TYPES,
     UNKNOWN_REGION,
     Resource,
@@ -34,6 +36,16 @@ from ..props import ABSENT, at, text
 from ..rulekit import Report, stack_policy
 
 NAME = "multi-region-active-active"
+
+#: (resource type, property) this policy reads: checked by the tests against the provider
+#: defaults the offline preview models.
+READS = (
+    (RECORD, "latencyRoutingPolicies"),
+    # through the stack model's redrives: which queues have a dead-letter queue
+    (QUEUE, "redrivePolicy"),
+    (REDRIVE_POLICY, "redrivePolicy"),
+    (REDRIVE_POLICY, "queueUrl"),
+)
 
 CONFIG = ConfigSpec(
     NAME,

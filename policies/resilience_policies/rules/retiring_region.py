@@ -23,11 +23,35 @@ from pulumi_policy import EnforcementLevel, Severity
 
 from .. import thresholds
 from ..config import ConfigSpec
-from ..model import RECORD, TABLE, TABLE_REPLICA, Resource, StackModel
+from ..model import (
+    HTTP_API,
+    HTTP_STAGE,
+    RECORD,
+    REST_API,
+    STAGE,
+    TABLE,
+    TABLE_REPLICA,
+    Resource,
+    StackModel,
+)
 from ..props import at, flag, text
 from ..rulekit import Report, stack_policy
 
 NAME = "retiring-region"
+
+#: (resource type, property) this policy reads: checked by the tests against the provider
+#: defaults the offline preview models.
+READS = (
+    (RECORD, "latencyRoutingPolicies"),
+    (TABLE, "deletionProtectionEnabled"),
+    (TABLE, "replicas"),
+    (TABLE_REPLICA, "deletionProtectionEnabled"),
+    # through the stack model's retiring regions: the tag on every API and stage there
+    (REST_API, "tags"),
+    (HTTP_API, "tags"),
+    (STAGE, "tags"),
+    (HTTP_STAGE, "tags"),
+)
 
 CONFIG = ConfigSpec(NAME)
 

@@ -24,6 +24,19 @@ from ..rulekit import Report, stack_policy
 
 NAME = "route53-latency-health-check"
 
+#: (resource type, property) this policy reads: checked by the tests against the provider
+#: defaults the offline preview models.
+READS = (
+    (RECORD, "latencyRoutingPolicies"),
+    (RECORD, "healthCheckId"),
+    (RECORD, "aliases"),
+    (RECORD, "ttl"),
+    (HEALTH_CHECK, "type"),
+    (HEALTH_CHECK, "resourcePath"),
+    (HEALTH_CHECK, "requestInterval"),
+    (HEALTH_CHECK, "failureThreshold"),
+)
+
 _HTTP_TYPES = ("HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH")
 
 CONFIG = ConfigSpec(

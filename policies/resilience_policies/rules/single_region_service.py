@@ -20,6 +20,8 @@ from ..model import (
     FUNCTION,
     HTTP_API,
     HTTP_STAGE,
+    QUEUE,
+    REDRIVE_POLICY,
     REST_API,
     STAGE,
     TABLE,
@@ -32,6 +34,17 @@ from ..props import ABSENT, at
 from ..rulekit import Report, stack_policy
 
 NAME = "single-region-service"
+
+#: (resource type, property) this policy reads: checked by the tests against the provider
+#: defaults the offline preview models.
+READS = (
+    (TABLE, "replicas"),
+    (TABLE_REPLICA, "globalTableArn"),
+    # through the stack model's redrives: which queues have a dead-letter queue
+    (QUEUE, "redrivePolicy"),
+    (REDRIVE_POLICY, "redrivePolicy"),
+    (REDRIVE_POLICY, "queueUrl"),
+)
 
 CONFIG = ConfigSpec(NAME)
 

@@ -21,6 +21,13 @@ from ..rulekit import Report, resource_policy
 
 NAME = "sqs-consumer-max-concurrency"
 
+#: (resource type, property) this policy reads: checked by the tests against the provider
+#: defaults the offline preview models.
+READS = (
+    (EVENT_SOURCE_MAPPING, "scalingConfig"),
+    (EVENT_SOURCE_MAPPING, "eventSourceArn"),
+)
+
 
 def _remediation_within_limit(values: Mapping[str, Any]) -> list[tuple[str, str]]:
     if values["remediationMaximumConcurrency"] > values["maximumConcurrencyLimit"]:

@@ -17,11 +17,39 @@ from pulumi_policy import EnforcementLevel, Severity
 
 from .. import thresholds
 from ..config import ConfigSpec, Setting
-from ..model import QUEUE, Redrive, StackModel
+from ..model import (
+    EVENT_INVOKE_CONFIG,
+    EVENT_SOURCE_MAPPING,
+    EVENT_TARGET,
+    FUNCTION,
+    QUEUE,
+    REDRIVE_ALLOW_POLICY,
+    REDRIVE_POLICY,
+    TOPIC_SUBSCRIPTION,
+    Redrive,
+    StackModel,
+)
 from ..props import ABSENT, UNKNOWN, at, number, whole
 from ..rulekit import Report, stack_policy
 
 NAME = "sqs-dead-letter-queue"
+
+#: (resource type, property) this policy reads: checked by the tests against the provider
+#: defaults the offline preview models.
+READS = (
+    (QUEUE, "redrivePolicy"),
+    (REDRIVE_POLICY, "redrivePolicy"),
+    (REDRIVE_POLICY, "queueUrl"),
+    # through the stack model's dead-letter queues: every queue failures are sent to
+    (QUEUE, "redriveAllowPolicy"),
+    (REDRIVE_ALLOW_POLICY, "queueUrl"),
+    (FUNCTION, "deadLetterConfig"),
+    (EVENT_INVOKE_CONFIG, "destinationConfig"),
+    (EVENT_INVOKE_CONFIG, "functionName"),
+    (EVENT_SOURCE_MAPPING, "destinationConfig"),
+    (EVENT_TARGET, "deadLetterConfig"),
+    (TOPIC_SUBSCRIPTION, "redrivePolicy"),
+)
 
 
 def _bounds_in_order(values: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -16,11 +16,21 @@ from pulumi_policy import EnforcementLevel, Severity
 
 from .. import thresholds
 from ..config import ConfigSpec, Setting
-from ..model import EVENT_SOURCE_MAPPING, SQS, StackModel
+from ..model import EVENT_SOURCE_MAPPING, FUNCTION, QUEUE, SQS, StackModel
 from ..props import ABSENT, Marker, number, whole
 from ..rulekit import Report, stack_policy
 
 NAME = "sqs-visibility-timeout-ratio"
+
+#: (resource type, property) this policy reads: checked by the tests against the provider
+#: defaults the offline preview models.
+READS = (
+    (QUEUE, "visibilityTimeoutSeconds"),
+    (FUNCTION, "timeout"),
+    (EVENT_SOURCE_MAPPING, "maximumBatchingWindowInSeconds"),
+    (EVENT_SOURCE_MAPPING, "eventSourceArn"),
+    (EVENT_SOURCE_MAPPING, "functionName"),
+)
 
 CONFIG = ConfigSpec(
     NAME,

@@ -22,6 +22,13 @@ from ..rulekit import Report, stack_policy
 
 NAME = "step-functions-logging-tracing"
 
+#: (resource type, property) this policy reads: checked by the tests against the provider
+#: defaults the offline preview models.
+READS = (
+    (STATE_MACHINE, "loggingConfiguration"),
+    (STATE_MACHINE, "tracingConfiguration"),
+)
+
 CONFIG = ConfigSpec(
     NAME,
     (

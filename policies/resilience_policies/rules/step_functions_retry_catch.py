@@ -26,6 +26,10 @@ from ..rulekit import Report, stack_policy
 
 NAME = "step-functions-retry-catch"
 
+#: (resource type, property) this policy reads: checked by the tests against the provider
+#: defaults the offline preview models.
+READS = ((STATE_MACHINE, "definition"),)
+
 CONFIG = ConfigSpec(
     NAME,
     (

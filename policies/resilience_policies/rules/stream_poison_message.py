@@ -27,6 +27,16 @@ from ..rulekit import Report, stack_policy
 
 NAME = "stream-poison-message"
 
+#: (resource type, property) this policy reads: checked by the tests against the provider
+#: defaults the offline preview models.
+READS = (
+    (EVENT_SOURCE_MAPPING, "bisectBatchOnFunctionError"),
+    (EVENT_SOURCE_MAPPING, "maximumRetryAttempts"),
+    (EVENT_SOURCE_MAPPING, "maximumRecordAgeInSeconds"),
+    (EVENT_SOURCE_MAPPING, "destinationConfig"),
+    (EVENT_SOURCE_MAPPING, "eventSourceArn"),
+)
+
 CONFIG = ConfigSpec(
     NAME,
     (

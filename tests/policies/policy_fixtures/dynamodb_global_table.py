@@ -52,6 +52,27 @@ def with_single_region_table(opted_out: bool) -> StackBuilder:
     return b
 
 
+def per_region_tables() -> StackBuilder:
+    """One table per region, the same but for the region, none replicated."""
+    b = active_active_stack()
+    for region in ("us-east-1", "eu-west-1"):
+        b.add(
+            "aws:dynamodb/table:Table",
+            f"tasks-{region}-cache-table",
+            {
+                "region": region,
+                "billingMode": "PAY_PER_REQUEST",
+                "hashKey": "key",
+                "attributes": [{"name": "key", "type": "S"}],
+                "pointInTimeRecovery": {"enabled": True},
+                "serverSideEncryption": {"enabled": True},
+                "tags": TAGS,
+            },
+            parent=b.named("tasks"),
+        )
+    return b
+
+
 def single_region(**table_inputs: object) -> StackBuilder:
     b = active_active_stack(("us-east-1",))
     b.named(TABLE).inputs.update(table_inputs)
@@ -117,6 +138,28 @@ NO_REPLICA = Expect(
 )
 
 CASES = {
+    # Per-region copies: the fix replicates one of them, never each.
+    "fail-per-region-tables": Case(
+        per_region_tables,
+        (
+            Expect(
+                "tasks-us-east-1-cache-table",
+                (
+                    "one of 2 per-region copies of the same table",
+                    "do not add replicas to each copy",
+                    "Keep 'tasks-us-east-1-cache-table' (region us-east-1) with replicas=",
+                    "remove 'tasks-eu-west-1-cache-table' (region eu-west-1)",
+                ),
+            ),
+            Expect(
+                "tasks-eu-west-1-cache-table",
+                (
+                    "Keep 'tasks-us-east-1-cache-table' (region us-east-1)",
+                    "(this table among them)",
+                ),
+            ),
+        ),
+    ),
     "pass": Case(active_active_stack),
     "fail": Case(without_replicas, (NO_REPLICA,)),
     "preview": Case(without_replicas, (NO_REPLICA,), preview=True),

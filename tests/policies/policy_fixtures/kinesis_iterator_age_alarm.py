@@ -14,11 +14,22 @@ POLICY = "kinesis-iterator-age-alarm"
 US_MAPPING = "tasks-us-east-1-events-mapping"
 
 
-def build(**alarm: Any) -> StackBuilder:
+def build(
+    mapping: dict[str, Any] | None = None, retention_hours: int | None = 24, **alarm: Any
+) -> StackBuilder:
+    """The us-east-1 consumer's alarm changed by `alarm`, its mapping by `mapping`, its stream
+    keeping records `retention_hours` (None: left unset)."""
     b = active_active_stack()
     for region in ("us-east-1", "eu-west-1"):
         saga(b, region)
-        stream_consumer(b, region, iterator_alarm=alarm if region == "us-east-1" else None)
+        us = region == "us-east-1"
+        stream_consumer(
+            b,
+            region,
+            retention_hours=retention_hours if us else 24,
+            mapping_overrides=mapping if us else None,
+            iterator_alarm=alarm if us else None,
+        )
     return b
 
 
@@ -44,6 +55,8 @@ CASES = {
         ),
         preview=True,
     ),
+    # Records are skipped after an hour (maximumRecordAgeInSeconds 3600): an alarm at an hour
+    # fires when they are already gone; the ceiling is the hour less the 30-minute margin.
     "fail-late": Case(
         lambda: build(threshold=3_600_000),
         (
@@ -51,13 +64,41 @@ CASES = {
                 US_MAPPING,
                 (
                     "'tasks-us-east-1-events-iterator-age' fires when the age is "
-                    "GreaterThanThreshold 3600000 ms, not once it exceeds 300000 ms",
+                    "GreaterThanThreshold 3600000 ms, not once it exceeds 1800000 ms",
+                    "the mapping skips records older than 3600 s (maximumRecordAgeInSeconds)",
+                    "threshold 1800000 (ms) or less",
                 ),
             ),
         ),
     ),
-    "pass-late-allowed": Case(
-        lambda: build(threshold=3_600_000), config={"maxThresholdMs": 3_600_000}
+    "pass-late-allowed": Case(lambda: build(threshold=3_600_000), config={"marginMs": 0}),
+    # Ten minutes on records that live an hour: fires 50 minutes before any is skipped.
+    "pass-ten-minutes-on-an-hour": Case(lambda: build(threshold=600_000)),
+    # No record age bound (-1, AWS's default: infinite): the stream's retention decides, 24 h
+    # when left unset.
+    "fail-retention-decides": Case(
+        lambda: build(
+            mapping={"maximumRecordAgeInSeconds": -1}, retention_hours=None, threshold=86_400_000
+        ),
+        (
+            Expect(
+                US_MAPPING,
+                (
+                    "not once it exceeds 84600000 ms",
+                    "the stream drops records after 24 h (the default) (retentionPeriod)",
+                ),
+            ),
+        ),
+    ),
+    "pass-long-retention": Case(
+        lambda: build(
+            mapping={"maximumRecordAgeInSeconds": -1}, retention_hours=168, threshold=86_400_000
+        )
+    ),
+    # A record age shorter than the margin: the floor is asked, never less.
+    "fail-below-floor": Case(
+        lambda: build(mapping={"maximumRecordAgeInSeconds": 600}, threshold=120_000),
+        (Expect(US_MAPPING, ("not once it exceeds 60000 ms",)),),
     ),
     "fail-wrong-region": Case(
         lambda: build(region="eu-west-1"),

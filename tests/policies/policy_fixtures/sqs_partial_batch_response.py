@@ -41,6 +41,20 @@ def kafka_without_report() -> StackBuilder:
     return b
 
 
+def one_at_a_time() -> StackBuilder:
+    """batch_size=1: the record is the batch, failing it retries exactly it."""
+    b = without_report()
+    b.named(US_MAPPING).inputs["batchSize"] = 1
+    return b
+
+
+def default_batch_size() -> StackBuilder:
+    """batch_size left unset: AWS's default, 10 for SQS."""
+    b = without_report()
+    del b.named(US_MAPPING).inputs["batchSize"]
+    return b
+
+
 def without_report_tagged() -> StackBuilder:
     """A resource policy reads the exemption tag from the resource's own inputs (Analyze)."""
     b = without_report()
@@ -77,6 +91,17 @@ CASES = {
         preview=True,
     ),
     "pass-kafka-not-applicable": Case(kafka_without_report, preview=True),
+    "pass-batch-of-one": Case(one_at_a_time),
+    "pass-batch-of-one-preview": Case(one_at_a_time, preview=True),
+    "fail-default-batch-size": Case(
+        default_batch_size,
+        (Expect(US_MAPPING, ("reads batches of up to 10 records (AWS's default)",)),),
+    ),
+    "preview-default-batch-size": Case(
+        default_batch_size,
+        (Expect(US_MAPPING, ("reads batches of up to 10 records (AWS's default)",)),),
+        preview=True,
+    ),
     "exempt-by-tag": Case(
         without_report_tagged,
         (
@@ -107,3 +132,5 @@ CASES = {
 # The same stacks as the engine sends them: a new stack's preview, and outputs only.
 CASES["engine-preview"] = CASES["preview"].reshaped(ENGINE_PREVIEW)
 CASES["outputs-only"] = CASES["fail"].reshaped(OUTPUTS_ONLY)
+CASES["engine-preview-batch-of-one"] = CASES["pass-batch-of-one"].reshaped(ENGINE_PREVIEW)
+CASES["outputs-only-batch-of-one"] = CASES["pass-batch-of-one"].reshaped(OUTPUTS_ONLY)
