@@ -48,7 +48,7 @@ from policy_fixtures.synthetic import synthetic_stack  # noqa: E402
 from pulumi.runtime.proto import analyzer_pb2  # noqa: E402
 from pulumi_policy import ResourceValidationPolicy  # noqa: E402
 
-from offline.analyzer import ENGINE_ADDRESS, PolicyPackProcess, ResourceSnapshot  # noqa: E402
+from offline.policy.analyzer import ENGINE_ADDRESS, PolicyPackProcess, ResourceSnapshot  # noqa: E402
 from resilience_policies.pack import all_policies  # noqa: E402
 from resilience_policies.server import SDK_ANALYZER_ENV  # noqa: E402
 

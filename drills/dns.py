@@ -179,10 +179,10 @@ def _recorded_resources(project_dir: Path, stack: str) -> list[dict[str, Any]]:
     """In this (child) process: run the stack's program under the offline preview's mocks, in
     update mode (a deployed stack: the probe path's generated secret segment is known)."""
     sys.path.insert(0, str(project_dir))
+    from offline.engine.project import load_stack
+    from offline.engine.recording import unwrap_secret
+    from offline.engine.runner import run_program
     from offline.modes import UPDATE
-    from offline.project import load_stack
-    from offline.recording import unwrap_secret
-    from offline.runner import run_program
 
     run = run_program(load_stack(project_dir, stack), mode=UPDATE)
     wanted = (HEALTH_CHECK_TYPE, RECORD_TYPE, METHOD_SETTINGS_TYPE)

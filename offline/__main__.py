@@ -1,5 +1,5 @@
 """Entry point: `python -m offline preview --cwd DIR --stack NAME ...`."""
 
-from offline.cli import main
+from .cli import main
 
 raise SystemExit(main())

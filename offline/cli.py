@@ -8,6 +8,7 @@ arguments failed (the message says what and where).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import time
 from collections.abc import Sequence
@@ -19,8 +20,21 @@ from .model import PackRun, PreviewResult
 from .modes import BOTH, MODES, PREVIEW, UPDATE
 from .progress import Progress
 
+
 #: This repository's policy pack, the default for --policy-pack.
-DEFAULT_POLICY_PACK = Path(__file__).resolve().parent.parent / "policies"
+def _default_policy_pack() -> Path:
+    """This project's pack: the checkout's `policies/`, or the copy installed with the package
+    (`resilient_serverless.policy_pack`, the same files) when this tool runs from the wheel."""
+    checkout = Path(__file__).resolve().parent.parent / "policies"
+    if (checkout / "PulumiPolicy.yaml").is_file():
+        return checkout
+    spec = importlib.util.find_spec("resilient_serverless.policy_pack")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return checkout
+
+
+DEFAULT_POLICY_PACK = _default_policy_pack()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -146,16 +160,16 @@ def _timing_key(key: str, mode: str, requested: str) -> str:
 
 def run_preview(args: argparse.Namespace, progress: Progress) -> PreviewResult:
     # Imported here so that `--help` and argument errors answer before the SDK loads.
-    from .policy_runner import (
+    from .engine.project import load_stack
+    from .engine.runner import run_program
+    from .policy.policy_runner import (
         PackLauncher,
         build_snapshots,
         parse_pack_config,
         run_pack,
         validate_pack_dir,
     )
-    from .project import load_stack
-    from .resilience import summarize
-    from .runner import run_program
+    from .reports.resilience import summarize
 
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -167,13 +181,13 @@ def run_preview(args: argparse.Namespace, progress: Progress) -> PreviewResult:
     json_path = args.json_path.resolve() if args.json_path else None
     stack_outputs = None
     if args.stack_outputs_path is not None:
-        from .stack_references import load_stack_outputs
+        from .engine.stack_references import load_stack_outputs
 
         # Read before the program runs, so a malformed file fails fast with exit code 2.
         stack_outputs = load_stack_outputs(args.stack_outputs_path.resolve())
     previous = None
     if args.against_path is not None:
-        from .changes import load_previous
+        from .reports.changes import load_previous
 
         # Read before the program runs, so a file that is not a report fails fast (exit 2).
         previous = load_previous(args.against_path.resolve())
@@ -186,7 +200,7 @@ def run_preview(args: argparse.Namespace, progress: Progress) -> PreviewResult:
     progress.update("reading the project and stack config")
     stack = load_stack(args.cwd, args.stack)
     if previous is not None:
-        from .changes import check_same_stack
+        from .reports.changes import check_same_stack
 
         check_same_stack(previous, stack.project_name, stack.stack)
 
@@ -247,27 +261,27 @@ def run_preview(args: argparse.Namespace, progress: Progress) -> PreviewResult:
         result.update = results[1]
 
     if previous is not None:
-        from .changes import compare
-        from .json_report import report_resources
+        from .reports.changes import compare
+        from .reports.json_report import report_resources
 
         result.changes = compare(previous, report_resources(result))
     timings["total_s"] = time.perf_counter() - started
     result.timings = timings
 
     if json_path is not None:
-        from .json_report import write_report
+        from .reports.json_report import write_report
 
         write_report(result, json_path)
     if events_path is not None:
-        from .engine_events import write_events
+        from .reports.engine_events import write_events
 
         write_events(result, events_path, given_pack_paths)
     if summary_md_path is not None:
-        from .job_summary import write_summary_markdown
+        from .reports.job_summary import write_summary_markdown
 
         write_summary_markdown(result, summary_md_path)
     if diagram_path is not None:
-        from .diagram import write_diagram
+        from .reports.diagram import write_diagram
 
         write_diagram(result, diagram_path)
     return result
@@ -288,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return EXIT_FAILURE
     progress.clear()
-    from .render import render_report
+    from .reports.render import render_report
 
     sys.stdout.write(render_report(result))
     sys.stdout.flush()

@@ -8,11 +8,11 @@ from typing import Any, Final
 
 from resilience_policies.exemptions import is_exempt_message
 
-from .changes import Changes
-from .project import StackConfig
-from .recording import STACK_TYPE, Registration
-from .resilience import RegionSummary
-from .runner import ProgramRun
+from .engine.project import StackConfig
+from .engine.recording import STACK_TYPE, Registration
+from .engine.runner import ProgramRun
+from .reports.changes import Changes
+from .reports.resilience import RegionSummary
 
 MANDATORY: Final[str] = "mandatory"
 ADVISORY: Final[str] = "advisory"

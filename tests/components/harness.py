@@ -1,6 +1,6 @@
 """Run Pulumi code under the SDK's mocks and record what the engine would receive.
 
-The recording mocks and monitor are the offline preview's own (`offline.recording`), so the
+The recording mocks and monitor are the offline preview's own (`offline.engine.recording`), so the
 component tests see exactly what `python -m offline preview` and the policy pack see.
 """
 
@@ -19,10 +19,10 @@ from pulumi.runtime.stack import wait_for_rpcs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from offline.analyzer import UNKNOWN_STRING as UNKNOWN
+from offline.engine.provider_calls import ProviderCallRecord
+from offline.engine.recording import OfflineMocks, RecordingMonitor, Registration
 from offline.modes import PREVIEW, UPDATE
-from offline.provider_calls import ProviderCallRecord
-from offline.recording import OfflineMocks, RecordingMonitor, Registration
+from offline.policy.analyzer import UNKNOWN_STRING as UNKNOWN
 
 __all__ = ["PROJECT", "UNKNOWN", "Registration", "Run", "run_under_mocks"]
 

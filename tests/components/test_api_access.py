@@ -24,7 +24,7 @@ from resilient_serverless import (
 )
 from resilient_serverless.api_access import ApiClient
 
-from offline.recording import (
+from offline.engine.recording import (
     SECRET_SIGNATURE,
     SECRET_SIGNATURE_KEY,
     OfflineMocks,

@@ -13,7 +13,7 @@ from harness import Run
 from program_runs import prod_config, run_program
 from resilient_serverless import LatencyRouting, LatencyRoutingArgs, RegionalEndpoint
 
-from offline.recording import RecordingMonitor
+from offline.engine.recording import RecordingMonitor
 from resilience_policies import thresholds
 
 REPO = Path(__file__).resolve().parents[2]

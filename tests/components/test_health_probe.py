@@ -12,7 +12,7 @@ from program_runs import prod_config, run_program
 from resilient_serverless import RegionalApiArgs, Route
 from resilient_serverless.function import FunctionTarget
 
-from offline.recording import SECRET_SIGNATURE, SECRET_SIGNATURE_KEY, unwrap_secret
+from offline.engine.recording import SECRET_SIGNATURE, SECRET_SIGNATURE_KEY, unwrap_secret
 from resilience_policies import thresholds
 
 NS = "resilient-serverless:"

@@ -18,7 +18,7 @@ from resilient_serverless.powertools import (
     powertools_parameter_name,
 )
 
-from offline import provider_calls
+from offline.engine import provider_calls
 
 GET_PARAMETER = "aws:ssm/getParameter:getParameter"
 CODE = pulumi.AssetArchive(

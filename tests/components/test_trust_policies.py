@@ -21,7 +21,7 @@ from resilient_serverless.iam import (
 )
 from resilient_serverless.powertools import HANDLER_RUNTIMES
 
-from offline.fake_outputs import ACCOUNT_ID
+from offline.engine.fake_outputs import ACCOUNT_ID
 
 ROLE = "aws:iam/role:Role"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"

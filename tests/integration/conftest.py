@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "components"))
 sys.path.insert(0, str(REPO))
 
-from offline.analyzer import PolicyPackProcess  # noqa: E402 - needs the repo root on sys.path
+from offline.policy.analyzer import PolicyPackProcess  # noqa: E402 - needs the repo root on sys.path
 
 
 @pytest.fixture(scope="session")

@@ -13,10 +13,10 @@ import pytest
 from harness import Registration, Run
 from program_runs import prod_config, run_program
 
-from offline.analyzer import Diagnostic, PolicyPackProcess
+from offline.engine.recording import engine_view
 from offline.modes import INPUTS, MODES, OUTPUTS_ONLY, runs_as_preview
-from offline.policy_runner import snapshot_of
-from offline.recording import engine_view
+from offline.policy.analyzer import Diagnostic, PolicyPackProcess
+from offline.policy.policy_runner import snapshot_of
 
 _RUNS: dict[str, Run] = {}
 

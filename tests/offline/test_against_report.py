@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from offline_harness import REPO, run_offline
 
-from offline.changes import PreviousReport, compare
+from offline.reports.changes import PreviousReport, compare
 
 URN = "urn:pulumi:prod::resilient-serverless::"
 

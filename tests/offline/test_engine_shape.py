@@ -1,4 +1,4 @@
-"""The model of what the engine sends a policy pack (offline/engine_shape.py), rule by rule of
+"""The model of what the engine sends a policy pack (offline/engine/engine_shape.py), rule by rule of
 engine-shape.md: checked inputs for Analyze, the planned state for AnalyzeStack at preview, the
 known state after an update; every fact read from the pulumi-aws SDK's own metadata."""
 
@@ -11,7 +11,7 @@ import pulumi_aws
 import pytest
 from pulumi.runtime import rpc
 
-from offline.engine_shape import (
+from offline.engine.engine_shape import (
     DEFAULTS_KEY,
     RESOURCE_REFERENCE_SIGNATURE,
     SIGNATURE_KEY,
@@ -23,7 +23,7 @@ from offline.engine_shape import (
     resource_class,
     schema_for,
 )
-from offline.fake_outputs import ResourceFacts, autoname, known_state
+from offline.engine.fake_outputs import ResourceFacts, autoname, known_state
 
 QUEUE = "aws:sqs/queue:Queue"
 MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"

@@ -16,7 +16,11 @@ import pytest
 import yaml
 from offline_harness import PROGRAMS, REPO, OfflineRun, run_offline
 
-from offline.engine_events import (
+from offline.engine.project import StackConfig
+from offline.engine.recording import Registration
+from offline.engine.runner import ProgramRun
+from offline.model import PackPolicy, PackRun, PolicyCall, PreviewResult, Violation
+from offline.reports.engine_events import (
     CANCEL_EVENT_FIELDS,
     COLOR_NEVER,
     ENGINE_EVENT_FIELDS,
@@ -37,11 +41,7 @@ from offline.engine_events import (
     engine_events,
     read_events,
 )
-from offline.job_summary import TABLE_HEADER, render_summary_markdown
-from offline.model import PackPolicy, PackRun, PolicyCall, PreviewResult, Violation
-from offline.project import StackConfig
-from offline.recording import Registration
-from offline.runner import ProgramRun
+from offline.reports.job_summary import TABLE_HEADER, render_summary_markdown
 
 PACK = "resilient-serverless"
 PACK_VERSION = str(yaml.safe_load((REPO / "policies" / "PulumiPolicy.yaml").read_text())["version"])

@@ -15,9 +15,13 @@ import pytest
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
-from offline.errors import ProgramError
-from offline.function_results import declared_kind, find_function, plausible_result, result_fields
-from offline.provider_calls import (
+from offline.engine.function_results import (
+    declared_kind,
+    find_function,
+    plausible_result,
+    result_fields,
+)
+from offline.engine.provider_calls import (
     GENERIC,
     NOT_FOUND_ON_NEW_STACK,
     UNKNOWN_SHOWN,
@@ -27,6 +31,7 @@ from offline.provider_calls import (
     mark_own_lookups,
     recorded_arguments,
 )
+from offline.errors import ProgramError
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from offline.engine.provider_calls import GENERIC, WELL_KNOWN, answer_call
 from offline.errors import ProgramError
-from offline.provider_calls import GENERIC, WELL_KNOWN, answer_call
 
 TOKEN = "aws:ssm/getParameter:getParameter"
 LAYER = re.compile(

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from offline_harness import PROGRAMS, OfflineRun, run_offline
 
-from offline.engine_shape import UNKNOWN, Identity, checked_inputs, planned_state, schema_for
-from offline.fake_outputs import ResourceFacts, known_state
-from offline.provider_schema import conventional_module, sdk_module_name
+from offline.engine.engine_shape import UNKNOWN, Identity, checked_inputs, planned_state, schema_for
+from offline.engine.fake_outputs import ResourceFacts, known_state
+from offline.engine.provider_schema import conventional_module, sdk_module_name
 
 MODES = ("preview", "update")
 OTHER_SDKS = PROGRAMS / "other-provider-sdks"

@@ -17,13 +17,13 @@ if str(REPO) not in sys.path:
 import pulumi_aws  # noqa: F401 - registers the aws resource modules output_names looks up
 from pulumi.runtime.rpc import UNKNOWN
 
+from offline.engine.fake_outputs import ACCOUNT_ID, ResourceFacts, plausible_outputs
+from offline.engine.project import SECRET_PLACEHOLDER, load_stack
+from offline.engine.provider_calls import answer_provider_call
+from offline.engine.recording import Registration
 from offline.errors import ProjectError, UsageError
-from offline.fake_outputs import ACCOUNT_ID, ResourceFacts, plausible_outputs
-from offline.policy_runner import effective_level, parse_pack_config
-from offline.project import SECRET_PLACEHOLDER, load_stack
-from offline.provider_calls import answer_provider_call
-from offline.recording import Registration
-from offline.resilience import summarize
+from offline.policy.policy_runner import effective_level, parse_pack_config
+from offline.reports.resilience import summarize
 
 
 def write_project(folder: Path, project: str, stack: str, name: str = "dev") -> Path:

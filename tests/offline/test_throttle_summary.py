@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from offline_harness import REPO, OfflineRun, prod_regions, run_offline
 
-from offline.recording import Registration
-from offline.render import render_region
-from offline.resilience import Number, summarize
+from offline.engine.recording import Registration
+from offline.reports.render import render_region
+from offline.reports.resilience import Number, summarize
 from resilience_policies import thresholds
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"

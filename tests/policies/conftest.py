@@ -20,7 +20,7 @@ for path in (Path(__file__).resolve().parents[2], Path(__file__).resolve().paren
 
 from verdicts import PACK_DIR  # noqa: E402
 
-from offline.analyzer import PolicyPackProcess  # noqa: E402
+from offline.policy.analyzer import PolicyPackProcess  # noqa: E402
 
 
 @pytest.fixture(scope="session")

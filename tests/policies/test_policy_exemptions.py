@@ -10,9 +10,9 @@ from typing import Any, cast
 import pytest
 from verdicts import rule_module
 
-from offline.analyzer import PackConfigError, PolicyPackProcess, ResourceSnapshot
 from offline.model import PackRun, PreviewResult, Violation
-from offline.render import render_policies, render_result_line
+from offline.policy.analyzer import PackConfigError, PolicyPackProcess, ResourceSnapshot
+from offline.reports.render import render_policies, render_result_line
 from resilience_policies.config import ConfigSpec, PolicyConfigError, Setting
 from resilience_policies.exemptions import (
     Exemption,

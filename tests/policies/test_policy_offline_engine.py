@@ -1,4 +1,4 @@
-"""The engine side (`offline.analyzer`): starting packs like the CLI, failing clearly, and the
+"""The engine side (`offline.policy.analyzer`): starting packs like the CLI, failing clearly, and the
 pack's verdicts being the same under the SDK's stock analyzer."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from policy_fixtures import all_fixture_modules
 from pulumi_policy import proxy
 from verdicts import PACK_DIR, run_case
 
-from offline import analyzer
-from offline.analyzer import (
+from offline.policy import analyzer
+from offline.policy.analyzer import (
     PackCallError,
     PackConfigError,
     PackStartError,

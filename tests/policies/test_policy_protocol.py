@@ -14,7 +14,7 @@ from policy_fixtures.realistic import active_active_stack
 from pulumi.runtime.proto import analyzer_pb2
 from verdicts import CANT_RUN, rule_module
 
-from offline.analyzer import (
+from offline.policy.analyzer import (
     UNKNOWN_NUMBER,
     UNKNOWN_SENTINELS,
     UNKNOWN_STRING,

@@ -18,7 +18,7 @@ from pulumi_policy import (
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from offline.analyzer import UNKNOWN_STRING, PolicyPackProcess, ResourceSnapshot
+from offline.policy.analyzer import UNKNOWN_STRING, PolicyPackProcess, ResourceSnapshot
 from resilience_policies import model as model_module
 from resilience_policies.config import ConfigSpec, PolicyConfigError, Setting
 from resilience_policies.model import (

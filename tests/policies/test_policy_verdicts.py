@@ -9,7 +9,7 @@ from policy_fixtures.builder import ENGINE_PREVIEW, OUTPUTS_ONLY
 from policy_fixtures.cases import Case
 from verdicts import CANT_RUN, rule_module, run_case
 
-from offline.analyzer import PolicyPackProcess
+from offline.policy.analyzer import PolicyPackProcess
 from resilience_policies.pack import RULE_MODULES
 
 CASES = [

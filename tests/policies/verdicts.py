@@ -9,7 +9,7 @@ from types import ModuleType
 from policy_fixtures.builder import ENGINE_PREVIEW, INPUTS, OUTPUTS_ONLY, StackBuilder
 from policy_fixtures.cases import Case
 
-from offline.analyzer import Diagnostic, PolicyPackProcess
+from offline.policy.analyzer import Diagnostic, PolicyPackProcess
 
 REPO = Path(__file__).resolve().parents[2]
 PACK_DIR = REPO / "policies"

@@ -22,9 +22,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from offline.analyzer import UNKNOWN_STRING, ResourceSnapshot
-from offline.engine_shape import Identity, checked_inputs, holds_unknown, planned_state, schema_for
-from offline.fake_outputs import ResourceFacts, known_state
+from offline.engine.engine_shape import (
+    Identity,
+    checked_inputs,
+    holds_unknown,
+    planned_state,
+    schema_for,
+)
+from offline.engine.fake_outputs import ResourceFacts, known_state
+from offline.policy.analyzer import UNKNOWN_STRING, ResourceSnapshot
 
 #: The engine's shapes a fixture can be rendered in (see `StackBuilder.engine_snapshots`), next
 #: to the builder's own two: known ("update") and inputs at preview ("inputs").
@@ -216,7 +222,7 @@ class StackBuilder:
 
     def engine_snapshots(self, shape: str) -> tuple[list[ResourceSnapshot], list[ResourceSnapshot]]:
         """(what Analyze gets, what AnalyzeStack gets) in one of the engine's shapes, computed by
-        the offline preview's model of the engine (`offline.engine_shape`):
+        the offline preview's model of the engine (`offline.engine.engine_shape`):
 
         - ENGINE_PREVIEW: a new stack's preview. Analyze: the checked inputs (autonames,
           Terraform defaults, `tagsAll`, `__defaults`); AnalyzeStack: the provider's planned

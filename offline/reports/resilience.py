@@ -17,7 +17,7 @@ from pulumi.runtime.rpc import UNKNOWN
 
 from resilience_policies import thresholds
 
-from .recording import Registration, unwrap_secret
+from ..engine.recording import Registration, unwrap_secret
 
 FUNCTION_TYPE: Final[str] = "aws:lambda/function:Function"
 QUEUE_TYPE: Final[str] = "aws:sqs/queue:Queue"

@@ -27,7 +27,7 @@ from typing import Any, Final
 import pulumi
 from pulumi.runtime.rpc import UNKNOWN
 
-from .errors import UsageError, read_json_option
+from ..errors import UsageError, read_json_option
 
 STACK_REFERENCE_TYPE: Final[str] = "pulumi:pulumi:StackReference"
 

@@ -8,8 +8,8 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from .model import PreviewResult
-from .recording import Registration
+from ..engine.recording import Registration
+from ..model import PreviewResult
 from .resilience import GLOBAL_REGION
 
 

@@ -22,11 +22,12 @@ from typing import Any, Final, Protocol
 
 from pulumi.output import Unknown
 
+from ..errors import ProgramError
 from .engine_shape import UNKNOWN
-from .errors import ProgramError
 from .fake_outputs import (
     ACCOUNT_ID,
     PARTITION,
+    autoname,
     hosted_zone_id,
     stable_hex,
     stable_token,
@@ -782,12 +783,16 @@ def _lookup_names(arguments: Mapping[str, Any], kind: str) -> set[str]:
     }
 
 
-def _resource_names(inputs: Mapping[str, Any], kind: str) -> set[str]:
-    return {
+def _resource_names(resource: RegisteredResource, kind: str) -> set[str]:
+    """The names a resource of the program goes by: its literal name inputs, and the auto-name
+    the provider's Check gives it when it has none (`<logical name>-<7 hex>`, known at preview:
+    a lookup by `queue.name` asks for exactly that)."""
+    literal = {
         value
-        for key, value in inputs.items()
+        for key, value in resource.inputs.items()
         if key in _identity_keys(kind) and isinstance(value, str) and value and value != UNKNOWN
     }
+    return literal or {autoname(resource.name, resource.urn)}
 
 
 def _family(type_token: str) -> tuple[str, str] | None:
@@ -815,6 +820,8 @@ class RegisteredResource(Protocol):
 
     @property
     def urn(self) -> str: ...
+    @property
+    def name(self) -> str: ...
     @property
     def type(self) -> str: ...
     @property
@@ -845,7 +852,7 @@ def mark_own_lookups(
                 if not named or not _same_family(family, resource_family):
                     continue
                 own = next(
-                    (r.urn for r in candidates if named & _resource_names(r.inputs, family[1])),
+                    (r.urn for r in candidates if named & _resource_names(r, family[1])),
                     None,
                 )
                 if own is not None:

@@ -24,6 +24,12 @@ from typing import Any, Final
 import yaml
 from pulumi.runtime.rpc import UNKNOWN
 
+from ..engine.fake_outputs import stable_uuid
+from ..engine.project import StackConfig, to_language_host_string
+from ..engine.recording import PROVIDER_TYPE_PREFIX, Registration
+from ..errors import PolicyRunError, UsageError, read_json_option
+from ..model import DeferredCheck, PackPolicy, PackRun, PolicyCall, Violation
+from ..modes import INPUTS, OUTPUTS_ONLY, runs_as_preview
 from .analyzer import (
     Diagnostic,
     PackCallError,
@@ -32,12 +38,7 @@ from .analyzer import (
     PolicyPackProcess,
     ResourceSnapshot,
 )
-from .errors import PolicyRunError, UsageError, read_json_option
-from .fake_outputs import stable_uuid
-from .model import DeferredCheck, PackPolicy, PackRun, PolicyCall, Violation
-from .modes import INPUTS, OUTPUTS_ONLY, runs_as_preview
-from .project import StackConfig, to_language_host_string
-from .recording import PROVIDER_TYPE_PREFIX, Registration
+from .pack_environment import pack_python
 
 ENFORCEMENT_LEVELS: Final[tuple[str, ...]] = ("advisory", "mandatory", "remediate", "disabled")
 
@@ -229,7 +230,7 @@ def validate_pack_dir(directory: Path) -> Path:
 
 
 def _start(directory: Path) -> PolicyPackProcess:
-    process = PolicyPackProcess(directory)
+    process = PolicyPackProcess(directory, python=pack_python(directory))
     try:
         process.start()
     except PackStartError as exc:

@@ -36,8 +36,8 @@ from pulumi.runtime.rpc import UNKNOWN
 
 from resilience_policies.exemptions import EXEMPT_MARKER
 
-from .model import ADVISORY, PreviewResult, Violation
-from .recording import SECRET_SIGNATURE, SECRET_SIGNATURE_KEY
+from ..engine.recording import SECRET_SIGNATURE, SECRET_SIGNATURE_KEY
+from ..model import ADVISORY, PreviewResult, Violation
 
 _ASSET_SIGNATURE: Final[str] = "c44067f5952c0a294b673a41bacd8c17"
 _ARCHIVE_SIGNATURE: Final[str] = "0def7320c3a5731c473e5ecbe6d01bc7"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from .errors import UsageError, read_json_option
+from ..errors import UsageError, read_json_option
 
 #: Resource types whose delete takes data with it, and what.
 STATEFUL_TYPES: Final[dict[str, str]] = {

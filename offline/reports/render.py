@@ -12,9 +12,9 @@ from pulumi.runtime.rpc import UNKNOWN
 
 from resilience_policies import thresholds
 
-from .model import ADVISORY, MANDATORY, PreviewResult, Violation
-from .provider_calls import describe_arguments
-from .recording import SECRET_SIGNATURE, SECRET_SIGNATURE_KEY, Registration
+from ..engine.provider_calls import describe_arguments
+from ..engine.recording import SECRET_SIGNATURE, SECRET_SIGNATURE_KEY, Registration
+from ..model import ADVISORY, MANDATORY, PreviewResult, Violation
 from .resilience import GLOBAL_REGION, ApiThrottling, ClientLimits, Number, RegionSummary
 
 MULTI_REGION = "multi-region"

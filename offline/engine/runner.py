@@ -43,8 +43,8 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from .errors import ProgramError
-from .modes import runs_as_preview
+from ..errors import ProgramError
+from ..modes import runs_as_preview
 from .project import PythonEnvironment, StackConfig
 from .provider_calls import ProviderCallRecord, mark_own_lookups
 from .recording import OfflineMocks, ProgramLogHandler, RecordingMonitor, Registration
@@ -80,7 +80,7 @@ def _is_program_frame(filename: str, program_dir: Path) -> bool:
         path.relative_to(program_dir)
     except ValueError:
         return False
-    return not str(path).startswith(str(Path(__file__).resolve().parent))
+    return not str(path).startswith(str(Path(__file__).resolve().parents[1]))
 
 
 def describe_program_error(error: BaseException, program_dir: Path) -> str:
@@ -191,7 +191,7 @@ def run_program_here(
 
     program_dir = stack.program_dir.resolve()
     launch_dir = Path.cwd()
-    tool_root = str(Path(__file__).resolve().parent.parent)
+    tool_root = str(Path(__file__).resolve().parents[2])
     # The program sees its own folder first and not this tool's checkout, as under the host.
     sys.path[:] = [
         entry
@@ -324,9 +324,11 @@ def _registration_from_json(data: Mapping[str, Any]) -> Registration:
     return Registration(**{k: v for k, v in data.items() if k in known})
 
 
-#: The packages the child imports from here: this one, and the policy pack's (whose
-#: thresholds provider_defaults.py reads); pulumi and the SDKs come from the virtualenv.
-_CHILD_PACKAGES: tuple[str, ...] = ("offline", "resilience_policies")
+#: This tool's package: `offline` in a checkout, `resilient_serverless.offline` from the wheel.
+_TOOL_PACKAGE = __name__.rsplit(".", 2)[0]
+#: The packages the child imports from here: this tool's top-level one, and the policy pack's
+#: (whose thresholds provider_defaults.py reads); pulumi and the SDKs come from the virtualenv.
+_CHILD_PACKAGES: tuple[str, ...] = (_TOOL_PACKAGE.split(".")[0], "resilience_policies")
 
 
 def _importable_package_dir(into: Path) -> Path:
@@ -369,7 +371,7 @@ def _run_in_environment(
         command = [
             str(environment.python),
             "-c",
-            "from offline.runner import child_main; child_main()",
+            f"from {__name__} import child_main; child_main()",
         ]
         try:
             child = subprocess.Popen(

@@ -21,6 +21,8 @@ from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.rpc import UNKNOWN
 
+from ..errors import ProgramError
+from ..modes import INPUTS, runs_as_preview
 from .engine_shape import (
     SECRET_SIGNATURE,
     SIGNATURE_KEY,
@@ -30,9 +32,7 @@ from .engine_shape import (
     planned_state,
     schema_for,
 )
-from .errors import ProgramError
 from .fake_outputs import ResourceFacts, autoname, known_state, output_names, plausible_outputs
-from .modes import INPUTS, runs_as_preview
 from .provider_calls import (
     GENERIC,
     PROVIDER_CALLS,

@@ -46,8 +46,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final, NotRequired, TypedDict, cast
 
-from .model import ADVISORY, MANDATORY, PackRun, PolicyCall, PreviewResult, Violation
-from .modes import runs_as_preview
+from ..model import ADVISORY, MANDATORY, PackRun, PolicyCall, PreviewResult, Violation
+from ..modes import runs_as_preview
 
 #: The pulumi/pulumi commit the formats below were read from.
 PULUMI_COMMIT: Final[str] = "1b5949891b3cefcb9974752b24a5ecef0acc86c8"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from .model import ADVISORY, MANDATORY, PreviewResult, Violation
+from ..model import ADVISORY, MANDATORY, PreviewResult, Violation
 from .render import split_urn
 
 TABLE_HEADER: Final[tuple[str, ...]] = ("Enforcement", "Severity", "Policy", "Resource", "Message")

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 import yaml
 
-from .errors import ProjectError
+from ..errors import ProjectError
 
 #: What a program sees instead of a `secure:` value: the ciphertext cannot be decrypted offline.
 SECRET_PLACEHOLDER: Final[str] = "offline-preview-secret"
