@@ -2,7 +2,9 @@
 resource exists, so a bad value fails `pulumi preview` with one message that names the key and
 the fix instead of failing halfway through `pulumi up`."""
 
+import functools
 import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -234,6 +236,36 @@ class _Key:
     field: str  # the ServiceSettings field
     kind: str  # string | integer | number | boolean | array | objects
     required: bool = False
+
+
+#: `ServiceSettings` fields under the names they had before each setting got one name everywhere.
+DEPRECATED_FIELDS: Final[dict[str, str]] = {
+    "api_timeout_s": "api_timeout_seconds",
+    "worker_timeout_s": "worker_timeout_seconds",
+    "worker_batching_window_s": "worker_batching_window_seconds",
+    "health_check_interval_s": "health_check_interval_seconds",
+    "dns_ttl_s": "dns_ttl_seconds",
+}
+_dataclass_init = ServiceSettings.__init__
+
+
+@functools.wraps(_dataclass_init)
+def _init_accepting_old_names(self: ServiceSettings, *args: Any, **kwargs: Any) -> None:
+    """`ServiceSettings(worker_timeout_s=...)` still works, with a DeprecationWarning naming the
+    new field; both names at once is a TypeError."""
+    for old, new in DEPRECATED_FIELDS.items():
+        if old not in kwargs:
+            continue
+        if new in kwargs:
+            raise TypeError(f"ServiceSettings: {old} is the deprecated name of {new}; give one")
+        warnings.warn(
+            f"ServiceSettings.{old} is deprecated; name it {new}.", DeprecationWarning, stacklevel=2
+        )
+        kwargs[new] = kwargs.pop(old)
+    _dataclass_init(self, *args, **kwargs)
+
+
+ServiceSettings.__init__ = _init_accepting_old_names  # type: ignore[method-assign]
 
 
 _KEYS: Final[tuple[_Key, ...]] = (

@@ -85,7 +85,12 @@ def test_per_region_graph(prod_run: Run) -> None:
         stage = in_region(prod_run, "aws:apigateway/stage:Stage", region)[0]
         assert stage.inputs["xrayTracingEnabled"] is True
         assert "destinationArn" in stage.inputs["accessLogSettings"]
-        mapping = in_region(prod_run, "aws:lambda/eventSourceMapping:EventSourceMapping", region)[0]
+        # The worker's mapping, by name: the stream consumer's registers concurrently with it.
+        (mapping,) = [
+            m
+            for m in in_region(prod_run, "aws:lambda/eventSourceMapping:EventSourceMapping", region)
+            if m.name.endswith("-worker-mapping")
+        ]
         assert mapping.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
         assert mapping.inputs["scalingConfig"]["maximumConcurrency"] == 10
 

@@ -177,3 +177,22 @@ def test_a_misspelled_key_in_a_stack_file_fails_the_preview_with_exit_2(tmp_path
     assert done.returncode == 2, done.stdout + done.stderr
     output = done.stdout + done.stderr
     assert f"{NS}:workerTimeoutSecs: not a setting; did you mean workerTimeoutSeconds?" in output
+
+
+def test_a_python_caller_using_an_old_field_name_gets_a_warning_and_the_value() -> None:
+    with pytest.warns(DeprecationWarning, match="worker_timeout_s is deprecated; name it"):
+        settings = ServiceSettings(
+            regions=("us-east-1", "eu-west-1"),
+            domain_name="tasks.example.com",
+            hosted_zone_name="example.com",
+            worker_timeout_s=20,
+        )
+    assert settings.worker_timeout_seconds == 20
+    with pytest.raises(TypeError, match="give one"):
+        ServiceSettings(
+            regions=("us-east-1", "eu-west-1"),
+            domain_name="tasks.example.com",
+            hosted_zone_name="example.com",
+            worker_timeout_s=20,
+            worker_timeout_seconds=25,
+        )
