@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -97,6 +98,37 @@ def ensure_floor_environment() -> Path:
     pins = ", ".join(f"{name} {version}" for name, version in sorted(floors.items()))
     _install(FLOORS_VENV, FLOORS_PYTHON, constraints, f"the floors ({pins})")
     return FLOORS_PYTHON
+
+
+#: What a source build of the project reads: caches, environments, tests and outputs stay behind.
+_NOT_SOURCES = shutil.ignore_patterns(
+    ".venv*",
+    "venv",
+    ".git",
+    "__pycache__",
+    ".*_cache",
+    "build",
+    "dist",
+    "*.egg-info",
+    "tests",
+    "benchmarks",
+)
+
+
+def build_wheel(into: Path) -> Path:
+    """This project's wheel, built in `into` from a copy of its sources with this environment's
+    build backend (no build isolation, no package index): what the tests install into fresh
+    virtualenvs to use the project as another project would."""
+    source = into / "source"
+    shutil.copytree(ROOT, source, ignore=_NOT_SOURCES)
+    dist = into / "dist"
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
+    command += ["--no-index", "--wheel-dir", str(dist), str(source)]
+    done = subprocess.run(command, cwd=into, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"building the wheel failed:\n{done.stdout}\n{done.stderr}")
+    (wheel,) = dist.glob("resilient_serverless-*.whl")
+    return wheel
 
 
 #: Lint and type checks before the tests: (folder, command, extra MYPYPATH entries). mypy runs

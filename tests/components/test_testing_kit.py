@@ -8,10 +8,10 @@ with pytest in a folder of their own, as a user's project would run them.
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -87,20 +87,6 @@ def test_an_unanswered_lookup_names_itself(token: str) -> None:
 
 # -- from the wheel, in a fresh virtualenv, at the dependency floors -------------------------
 
-#: What a source build of the project reads; caches, environments and outputs stay behind.
-_NOT_SOURCES = shutil.ignore_patterns(
-    ".venv*",
-    "venv",
-    ".git",
-    "__pycache__",
-    ".*_cache",
-    "build",
-    "dist",
-    "*.egg-info",
-    "tests",
-    "benchmarks",
-)
-
 
 def _check(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
@@ -108,40 +94,27 @@ def _check(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> 
     return done.stdout
 
 
-@pytest.fixture(scope="module")
-def floors_python() -> Path:
-    """The floors environment `python3 run.py test` keeps (pulumi and pulumi-aws at the lowest
-    versions pyproject.toml allows), made here when it is missing."""
+def _run_module() -> ModuleType:
+    """The project's run.py: it keeps the floors environment and builds the wheel."""
     sys.path.insert(0, str(REPO))
     try:
         import run
     finally:
         sys.path.remove(str(REPO))
-    return Path(run.ensure_floor_environment())
+    return run
+
+
+@pytest.fixture(scope="module")
+def floors_python() -> Path:
+    """The floors environment `python3 run.py test` keeps (pulumi and pulumi-aws at the lowest
+    versions pyproject.toml allows), made here when it is missing."""
+    return Path(_run_module().ensure_floor_environment())
 
 
 def test_the_wheel_at_the_dependency_floors_runs_the_readme_example(
     tmp_path: Path, floors_python: Path
 ) -> None:
-    source = tmp_path / "source"
-    shutil.copytree(REPO, source, ignore=_NOT_SOURCES)
-    dist = tmp_path / "dist"
-    _check(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--wheel-dir",
-            str(dist),
-            str(source),
-        ],
-        cwd=tmp_path,
-    )
-    (wheel,) = dist.glob("resilient_serverless-*.whl")
+    wheel = _run_module().build_wheel(tmp_path)
     fresh = tmp_path / "venv"
     _check([sys.executable, "-m", "venv", "--without-pip", str(fresh)], cwd=tmp_path)
     fresh_python = fresh / "bin" / "python"
@@ -186,13 +159,7 @@ def test_the_wheel_at_the_dependency_floors_runs_the_readme_example(
             env=env,
         )
     )
-    sys.path.insert(0, str(REPO))
-    try:
-        import run
-
-        floors = run.dependency_floors()
-    finally:
-        sys.path.remove(str(REPO))
+    floors = _run_module().dependency_floors()
     for name, floor in floors.items():
         assert tuple(map(int, seen[name].split("."))) == tuple(
             map(int, (floor + ".0").split(".")[:3])

@@ -112,3 +112,14 @@ def prod_regions() -> list[str]:
     config = yaml.safe_load((REPO / "Pulumi.prod.yaml").read_text())["config"]
     project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["name"]
     return list(config[f"{project}:regions"])
+
+
+def build_wheel(into: Path) -> Path:
+    """This project's wheel, built in `into` (run.py's `build_wheel`, shared with the component
+    tests)."""
+    sys.path.insert(0, str(REPO))
+    try:
+        import run
+    finally:
+        sys.path.remove(str(REPO))
+    return Path(run.build_wheel(into))

@@ -14,28 +14,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
 from importlib import metadata
 from pathlib import Path
 
-from offline_harness import REPO
+from offline_harness import build_wheel
 
-#: What a source build of the project reads; caches, environments and outputs stay behind.
-_NOT_SOURCES = shutil.ignore_patterns(
-    ".venv*",
-    "venv",
-    ".git",
-    "__pycache__",
-    ".*_cache",
-    "build",
-    "dist",
-    "*.egg-info",
-    "tests",
-    "benchmarks",
-)
 #: Newer than pulumi-policy's `protobuf~=5.29` allows, within what pulumi allows (<7).
 USERS_PROTOBUF = "6.33.6"
 
@@ -64,25 +50,7 @@ def _versions(python: Path) -> dict[str, str]:
 def test_the_offline_preview_runs_from_the_wheel_without_touching_the_users_packages(
     tmp_path: Path,
 ) -> None:
-    source = tmp_path / "source"
-    shutil.copytree(REPO, source, ignore=_NOT_SOURCES)
-    dist = tmp_path / "dist"
-    _run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--wheel-dir",
-            str(dist),
-            str(source),
-        ],
-        cwd=tmp_path,
-    )
-    (wheel,) = dist.glob("resilient_serverless-*.whl")
+    wheel = build_wheel(tmp_path)
 
     user = tmp_path / "user"
     _run([sys.executable, "-m", "venv", str(user)], cwd=tmp_path)

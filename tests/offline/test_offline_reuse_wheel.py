@@ -12,31 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import site
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-from offline_harness import REPO
-
-#: What a source build of the project reads; caches, environments and outputs stay behind.
-_NOT_SOURCES = shutil.ignore_patterns(
-    ".venv",
-    "venv",
-    ".git",
-    "__pycache__",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".pytest_cache",
-    "build",
-    "dist",
-    "*.egg-info",
-    "tests",
-    "benchmarks",
-    "node_modules",
-)
+from offline_harness import build_wheel
 
 CONSUMER = textwrap.dedent(
     """
@@ -122,26 +104,7 @@ def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> st
 
 
 def test_installed_wheel_builds_a_queue_worker_without_the_checkout(tmp_path: Path) -> None:
-    source = tmp_path / "source"
-    shutil.copytree(REPO, source, ignore=_NOT_SOURCES)
-    dist = tmp_path / "dist"
-    _run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--wheel-dir",
-            str(dist),
-            str(source),
-        ],
-        cwd=tmp_path,
-    )
-    wheels = sorted(dist.glob("resilient_serverless-*.whl"))
-    assert len(wheels) == 1, f"expected one wheel, found {wheels}"
+    wheels = [build_wheel(tmp_path)]
 
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=tmp_path)
