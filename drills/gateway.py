@@ -298,14 +298,19 @@ class LocalGateway:
             int(result["statusCode"]), answer_headers, str(result.get("body") or "").encode()
         )
 
+    def requires_api_key(self) -> bool:
+        """Whether the protected routes need an `x-api-key` (client keys were given)."""
+        return bool(self.api_keys)
+
     def identity(self, headers: Mapping[str, str]) -> dict[str, str | None]:
         """`requestContext.identity` of an authorized request: who signed it (`userArn`, from
-        the access key of its credential scope) and the key it carried (`apiKeyId`, an id
-        derived from the value, as stable as API Gateway's)."""
+        the access key of its credential scope) and, where keys are required, the key it carried
+        (`apiKeyId`, an id derived from the value, as stable as API Gateway's)."""
         lower = {key.lower(): value for key, value in headers.items()}
         parameters = _authorization_parameters(lower.get("authorization", "")) or {}
         access_key = parameters.get("Credential", "").split("/")[0] or None
-        key = lower.get(API_KEY_HEADER)
+        # API Gateway fills the key fields only on methods that require a key.
+        key = lower.get(API_KEY_HEADER) if self.requires_api_key() else None
         return {
             "accessKey": access_key,
             "userArn": self.principals.get(access_key or ""),

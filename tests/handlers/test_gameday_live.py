@@ -84,6 +84,9 @@ class StackGateway(LocalGateway):
 
     api_key: str | None = API_KEY
 
+    def requires_api_key(self) -> bool:
+        return self.api_key is not None
+
 
 def _serve(gateway: StackGateway, pool: ContainerPool) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):

@@ -83,3 +83,27 @@ def test_the_gateway_checks_the_signature_first_then_the_key() -> None:
         "MissingAuthenticationTokenException": 1,
         "ForbiddenException": 2,
     }
+
+
+def test_the_caller_identity_names_a_key_only_where_keys_are_required() -> None:
+    """API Gateway fills `apiKeyId` on methods that require a key; on an IAM-only stack a key a
+    client happens to send is not part of who it is (its tasks stay its own either way)."""
+    seen: list[dict[str, object]] = []
+
+    def backend(event: dict[str, object]) -> dict[str, object]:
+        if event["path"] == "/tasks/t-1":  # the open /health call (learning the region) has none
+            seen.append(dict(event["requestContext"]["identity"]))  # type: ignore[index]
+        return {"statusCode": 200, "body": json.dumps({"region": "eu-west-1"})}
+
+    url = f"{BASE_URL}/tasks/t-1"
+    for gateway in (LocalGateway("eu-west-1"), LocalGateway("eu-west-1", api_keys=(KEY,))):
+        client = SignedClient(
+            credentials=DRILL_CREDENTIALS,
+            transport=gateway.transport(backend),
+            api_keys=ApiKeys(shared=KEY),
+        )
+        assert client.call("GET", url).status == 200
+    iam_only, both = seen
+    assert iam_only["userArn"] == both["userArn"] and iam_only["userArn"]
+    assert iam_only["apiKeyId"] is None and iam_only["apiKey"] is None
+    assert isinstance(both["apiKeyId"], str) and both["apiKey"] == KEY
